@@ -1,0 +1,73 @@
+# armvmd — top-level Makefile.
+#
+#   make            build for this machine (build/native or build/aarch64);
+#                   on x86_64 also cross-build static aarch64 binaries
+#   make deps       install Debian packages and fetch kernels (as root)
+#   make check      build + unit tests + emulated arm64 KVM host tests
+#   make demo       boot the emulated arm64 host and show armvmd working
+#   make install    PREFIX=/usr/local DESTDIR=
+#   V=1             verbose; WERROR=1 turns warnings into errors (CI)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+V       ?= 0
+WERROR  ?= 0
+CACHE   ?= $(CURDIR)/build/cache
+MACHINE := $(shell uname -m)
+CROSS   ?= aarch64-linux-gnu-
+SYSROOT := $(CACHE)/sysroot-arm64
+
+SUBMAKE = $(MAKE) --no-print-directory -f mk/build.mk V=$(V) WERROR=$(WERROR)
+
+.PHONY: all native aarch64 deps check unit hosttest demo install clean \
+	distclean matrix bench
+
+ifeq ($(MACHINE),aarch64)
+all: aarch64
+aarch64:
+	@$(SUBMAKE) O=build/aarch64 TARGET=aarch64 CC=$(or $(CC_NATIVE),gcc) KVM=1
+native: aarch64
+else
+all: native aarch64
+native:
+	@$(SUBMAKE) O=build/native TARGET=native CC=$(or $(CC_NATIVE),gcc) KVM=0
+aarch64: $(SYSROOT)/.done
+	@$(SUBMAKE) O=build/aarch64 TARGET=aarch64 CC=$(CROSS)gcc KVM=1 \
+		STATIC=1 SYSROOT=$(SYSROOT)
+$(SYSROOT)/.done:
+	@echo "armvmd: arm64 libraries missing; running scripts/deps --cache-only"
+	CACHE=$(CACHE) scripts/deps --cache-only
+endif
+
+deps:
+	CACHE=$(CACHE) scripts/deps
+
+unit: all
+	@tests/unit/run
+
+hosttest: all
+	@tests/host/check
+
+check: all
+	@tests/unit/run
+	@tests/host/check
+
+demo: all
+	@tests/host/demo
+
+matrix: all
+	@tests/host/matrix
+
+bench: all
+	@echo "make bench: not part of this milestone yet" >&2; exit 2
+
+install: all
+	@$(SUBMAKE) O=build/$(if $(filter aarch64,$(MACHINE)),aarch64,native) \
+		TARGET=$(if $(filter aarch64,$(MACHINE)),aarch64,native) \
+		PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) install
+
+clean:
+	rm -rf build/native build/aarch64 build/host
+
+distclean:
+	rm -rf build

@@ -1,0 +1,118 @@
+# One build of armvmd for one target into $(O).  Called by ../Makefile.
+# TARGET=native|aarch64, KVM=1 builds the arm64 KVM parts (src/vm,
+# src/devices, KVM probes), STATIC=1 links statically, SYSROOT= holds the
+# arm64 libraries unpacked from Debian packages for the cross build.
+
+O       ?= build/native
+TARGET  ?= native
+KVM     ?= 0
+STATIC  ?= 0
+V       ?= 0
+WERROR  ?= 0
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+ifeq ($(V),1)
+Q :=
+echo_cmd =
+else
+Q := @
+echo_cmd = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wcast-align -Wundef \
+	-Wvla -Wnull-dereference -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -Isrc -Iclient \
+	-DARMVMD_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0)\" \
+	-DARMVMD_KVM=$(KVM)
+LDLIBS  := -ljansson -lev -lm -lpthread
+
+ifneq ($(SYSROOT),)
+CFLAGS  += -isystem $(SYSROOT)/usr/include
+LDFLAGS += -L$(SYSROOT)/usr/lib/aarch64-linux-gnu
+endif
+ifeq ($(STATIC),1)
+LDFLAGS += -static
+endif
+
+# one object list per directory
+util_src    := $(wildcard src/util/*.c)
+rpc_src     := $(wildcard src/rpc/*.c)
+daemon_src  := $(wildcard src/daemon/*.c)
+arm64_src   := $(wildcard src/arm64/*.c)
+client_src  := client/libarmvm.c
+ctl_src     := client/armvmctl.c
+ifeq ($(KVM),1)
+vm_src      := $(wildcard src/vm/*.c)
+devices_src := $(wildcard src/devices/*.c)
+LDLIBS      := -lfdt -lz $(LDLIBS)
+else
+vm_src      :=
+devices_src :=
+endif
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+
+core_obj   := $(call obj,$(util_src) $(arm64_src) $(vm_src) $(devices_src))
+rpc_obj    := $(call obj,$(rpc_src))
+daemon_obj := $(call obj,$(daemon_src))
+client_obj := $(call obj,$(client_src))
+ctl_obj    := $(call obj,$(ctl_src))
+
+unit_src   := $(wildcard tests/unit/test_*.c)
+unit_bins  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(unit_src))
+tool_src   := $(wildcard tests/host/tools/*.c)
+tool_bins  := $(patsubst tests/host/tools/%.c,$(O)/tests/%,$(tool_src))
+
+PROGS := $(O)/armvmd $(O)/armvmctl $(O)/libarmvm.a
+
+.PHONY: all install
+all: $(PROGS) $(unit_bins) $(tool_bins)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call echo_cmd,CC,$@)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/libarmvm.a: $(client_obj)
+	$(call echo_cmd,AR,$@)$(AR) rcs $@ $^
+
+$(O)/armvmd: $(daemon_obj) $(rpc_obj) $(core_obj)
+	$(call echo_cmd,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/armvmctl: $(ctl_obj) $(O)/libarmvm.a
+	$(call echo_cmd,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -ljansson
+
+# unit tests link everything but the programs' main()s
+lib_obj := $(rpc_obj) $(core_obj) $(client_obj) \
+	$(filter-out $(O)/obj/src/daemon/main.o,$(daemon_obj))
+
+$(O)/tests/test_%: tests/unit/test_%.c $(lib_obj)
+	@mkdir -p $(dir $@)
+	$(call echo_cmd,TEST,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(O)/tests/%: tests/host/tools/%.c $(O)/libarmvm.a
+	@mkdir -p $(dir $@)
+	$(call echo_cmd,TOOL,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(O)/armvmd $(DESTDIR)$(PREFIX)/sbin/armvmd
+	install -m 0755 $(O)/armvmctl $(DESTDIR)$(PREFIX)/bin/armvmctl
+	install -m 0644 $(O)/libarmvm.a $(DESTDIR)$(PREFIX)/lib/libarmvm.a
+	install -m 0644 client/libarmvm.h $(DESTDIR)$(PREFIX)/include/libarmvm.h
+	for m in man/*.[178]; do \
+		s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	for u in systemd/*.service systemd/*.socket; do \
+		[ -f "$$u" ] || continue; \
+		sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

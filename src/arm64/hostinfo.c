@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#if defined(__aarch64__)
+#include <linux/kvm.h>
+#endif
+
+#include "arm64/hostinfo.h"
+#include "util/log.h"
+
+int hostinfo_parange_bits(unsigned long long mmfr0)
+{
+	static const int bits[] = { 32, 36, 40, 42, 44, 48, 52 };
+	unsigned field = mmfr0 & 0xf;
+
+	return field < sizeof(bits) / sizeof(bits[0]) ? bits[field] : 0;
+}
+
+const char *hostinfo_mode_from_log(const char *log)
+{
+	/* the three lines arch/arm64/kvm/arm.c prints once KVM is up */
+	if (strstr(log, "Protected nVHE mode initialized successfully"))
+		return "protected";
+	if (strstr(log, "VHE mode initialized successfully") &&
+	    !strstr(log, "nVHE mode initialized"))
+		return "vhe";
+	if (strstr(log, "Hyp mode initialized successfully"))
+		return "nvhe";
+	return NULL;
+}
+
+static void probe_kvm_mode(struct host_info *hi)
+{
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf;
+	const char *mode = NULL;
+
+	hi->kvm_mode = "unknown";
+	hi->kvm_mode_source = "none";
+	if (size > 0 && (buf = malloc((size_t)size + 1))) {
+		int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
+
+		if (n > 0) {
+			buf[n] = '\0';
+			mode = hostinfo_mode_from_log(buf);
+		}
+		free(buf);
+		if (mode) {
+			hi->kvm_mode = mode;
+			hi->kvm_mode_source = "kernel log";
+			return;
+		}
+	}
+	/* the log may have wrapped: the command line tells what was asked */
+	FILE *f = fopen("/proc/cmdline", "r");
+	char line[4096];
+
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "kvm-arm.mode=protected"))
+			mode = "protected";
+		else if (strstr(line, "kvm-arm.mode=nvhe"))
+			mode = "nvhe";
+	}
+	fclose(f);
+	if (mode) {
+		hi->kvm_mode = mode;
+		hi->kvm_mode_source = "kernel command line";
+	}
+}
+
+#if defined(__aarch64__)
+
+static int kvm_cap(int kvm, long cap)
+{
+	int r = ioctl(kvm, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+/*
+ * GIC versions and PARange need a throw-away VM: KVM_CREATE_DEVICE with
+ * KVM_CREATE_DEVICE_TEST creates nothing, and a vCPU's ID_AA64MMFR0_EL1
+ * holds the PARange KVM shows guests (EL0 reads of it are masked).
+ */
+static void probe_vm(struct host_info *hi, int kvm)
+{
+	unsigned long type = hi->ipa_cap ? KVM_VM_TYPE_ARM_IPA_SIZE(hi->ipa_limit_bits) : 0;
+	struct kvm_create_device dev = { .flags = KVM_CREATE_DEVICE_TEST };
+	struct kvm_vcpu_init init;
+	unsigned long long mmfr0 = 0;
+	struct kvm_one_reg reg = {
+		.id = ARM64_SYS_REG(3, 0, 0, 7, 0),
+		.addr = (unsigned long)&mmfr0,
+	};
+	int vm, vcpu;
+
+	vm = ioctl(kvm, KVM_CREATE_VM, type);
+	if (vm < 0) {
+		log_warn("probe VM (IPA %d bits): %s", hi->ipa_limit_bits,
+			 strerror(errno));
+		return;
+	}
+	dev.type = KVM_DEV_TYPE_ARM_VGIC_V3;
+	hi->gic_v3 = ioctl(vm, KVM_CREATE_DEVICE, &dev) == 0;
+	dev.type = KVM_DEV_TYPE_ARM_VGIC_V2;
+	hi->gic_v2 = ioctl(vm, KVM_CREATE_DEVICE, &dev) == 0;
+
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	if (vcpu >= 0) {
+		memset(&init, 0, sizeof(init));
+		if (ioctl(vm, KVM_ARM_PREFERRED_TARGET, &init) == 0 &&
+		    ioctl(vcpu, KVM_ARM_VCPU_INIT, &init) == 0 &&
+		    ioctl(vcpu, KVM_GET_ONE_REG, &reg) == 0) {
+			hi->pa_range_bits = hostinfo_parange_bits(mmfr0);
+			hi->pa_range_source = "ID_AA64MMFR0_EL1 via KVM_GET_ONE_REG";
+		}
+		close(vcpu);
+	}
+	close(vm);
+}
+
+static void probe_kvm(struct host_info *hi)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int r;
+
+	if (kvm < 0) {
+		snprintf(hi->reason, sizeof(hi->reason),
+			 "cannot open /dev/kvm: %s", strerror(errno));
+		return;
+	}
+	r = ioctl(kvm, KVM_GET_API_VERSION, 0);
+	if (r != KVM_API_VERSION) {
+		snprintf(hi->reason, sizeof(hi->reason),
+			 "unexpected KVM API version %d", r);
+		close(kvm);
+		return;
+	}
+	hi->kvm = true;
+	r = kvm_cap(kvm, KVM_CAP_ARM_VM_IPA_SIZE);
+	hi->ipa_cap = r > 0;
+	hi->ipa_limit_bits = r > 0 ? r : HOST_DEFAULT_IPA_BITS;
+	hi->el1_32bit = kvm_cap(kvm, KVM_CAP_ARM_EL1_32BIT);
+	hi->max_vcpus = kvm_cap(kvm, KVM_CAP_MAX_VCPUS);
+	hi->recommended_vcpus = kvm_cap(kvm, KVM_CAP_NR_VCPUS);
+	hi->pmu = kvm_cap(kvm, KVM_CAP_ARM_PMU_V3);
+	hi->sve = kvm_cap(kvm, KVM_CAP_ARM_SVE);
+	hi->mte = kvm_cap(kvm, KVM_CAP_ARM_MTE);
+	hi->pvtime = kvm_cap(kvm, KVM_CAP_STEAL_TIME);
+	hi->ptrauth = kvm_cap(kvm, KVM_CAP_ARM_PTRAUTH_ADDRESS) &&
+		      kvm_cap(kvm, KVM_CAP_ARM_PTRAUTH_GENERIC);
+	hi->psci_0_2 = kvm_cap(kvm, KVM_CAP_ARM_PSCI_0_2);
+	hi->system_suspend = kvm_cap(kvm, KVM_CAP_ARM_SYSTEM_SUSPEND);
+	probe_vm(hi, kvm);
+	close(kvm);
+}
+
+#else
+
+static void probe_kvm(struct host_info *hi)
+{
+	snprintf(hi->reason, sizeof(hi->reason),
+		 "this is a %s host: armvmd runs arm64 guests on an arm64 "
+		 "(aarch64) Linux host with KVM", hi->arch);
+}
+
+#endif
+
+void hostinfo_probe(struct host_info *hi)
+{
+	struct utsname u;
+
+	memset(hi, 0, sizeof(*hi));
+	hi->kvm_mode = "unknown";
+	hi->kvm_mode_source = "none";
+	hi->pa_range_source = "unavailable";
+	if (uname(&u) == 0) {
+		snprintf(hi->arch, sizeof(hi->arch), "%s", u.machine);
+		snprintf(hi->kernel, sizeof(hi->kernel), "%s", u.release);
+	}
+	probe_kvm(hi);
+	if (hi->kvm)
+		probe_kvm_mode(hi);
+}
+
+const struct host_info *hostinfo_get(void)
+{
+	static struct host_info cached;
+	static bool probed;
+
+	if (!probed) {
+		hostinfo_probe(&cached);
+		probed = true;
+	}
+	return &cached;
+}
+
+json_t *hostinfo_to_json(const struct host_info *hi)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b}",
+			      "version", ARMVMD_VERSION, "arch", hi->arch,
+			      "kernel", hi->kernel, "kvm", hi->kvm);
+
+	if (!o)
+		return NULL;
+	if (!hi->kvm) {
+		json_object_set_new(o, "reason", json_string(hi->reason));
+		return o;
+	}
+	json_object_set_new(o, "ipa_limit_bits", json_integer(hi->ipa_limit_bits));
+	json_object_set_new(o, "ipa_limit_source", json_string(hi->ipa_cap
+		? "KVM_CAP_ARM_VM_IPA_SIZE"
+		: "default: KVM_CAP_ARM_VM_IPA_SIZE absent"));
+	json_object_set_new(o, "pa_range_bits", hi->pa_range_bits
+		? json_integer(hi->pa_range_bits) : json_null());
+	json_object_set_new(o, "pa_range_source", json_string(hi->pa_range_source));
+	json_object_set_new(o, "el1_32bit", json_boolean(hi->el1_32bit));
+
+	json_t *gic = json_array();
+	if (hi->gic_v2)
+		json_array_append_new(gic, json_string("v2"));
+	if (hi->gic_v3)
+		json_array_append_new(gic, json_string("v3"));
+	json_object_set_new(o, "gic", gic);
+	json_object_set_new(o, "kvm_mode", json_string(hi->kvm_mode));
+	json_object_set_new(o, "kvm_mode_source", json_string(hi->kvm_mode_source));
+	json_object_set_new(o, "max_vcpus", json_integer(hi->max_vcpus));
+	json_object_set_new(o, "recommended_vcpus", json_integer(hi->recommended_vcpus));
+	json_object_set_new(o, "features", json_pack(
+		"{s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b}",
+		"pmu", hi->pmu, "sve", hi->sve, "mte", hi->mte,
+		"pvtime", hi->pvtime, "ptrauth", hi->ptrauth,
+		"psci_0_2", hi->psci_0_2, "system_suspend", hi->system_suspend,
+		/* upstream KVM has no protected-guest VM type; pKVM protects
+		 * the host from guests, shown by kvm_mode "protected" */
+		"protected_vm", 0));
+	return o;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What this host offers arm64 guests: probed once from /dev/kvm, the
+ * kernel log and uname.  Portable: on a host without arm64 KVM the probe
+ * says so (kvm = false, reason) instead of failing.
+ */
+#ifndef ARMVMD_HOSTINFO_H
+#define ARMVMD_HOSTINFO_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+/* a host without KVM_CAP_ARM_VM_IPA_SIZE has the fixed 40-bit IPA space */
+#define HOST_DEFAULT_IPA_BITS 40
+
+struct host_info {
+	char arch[65];
+	char kernel[65];
+	bool kvm;
+	char reason[256];		/* why kvm is false */
+
+	bool ipa_cap;			/* KVM_CAP_ARM_VM_IPA_SIZE present */
+	int ipa_limit_bits;
+	int pa_range_bits;		/* 0: unknown */
+	const char *pa_range_source;
+	bool el1_32bit;
+	bool gic_v2, gic_v3;
+	const char *kvm_mode;		/* "vhe", "nvhe", "protected", "unknown" */
+	const char *kvm_mode_source;
+	int max_vcpus, recommended_vcpus;
+	bool pmu, sve, mte, pvtime, ptrauth, psci_0_2, system_suspend;
+};
+
+/* Probe now (fills hi; never fails: problems end up in kvm/reason). */
+void hostinfo_probe(struct host_info *hi);
+
+/* The probe of this process, done on first use. */
+const struct host_info *hostinfo_get(void);
+
+json_t *hostinfo_to_json(const struct host_info *hi);
+
+/* Decode ID_AA64MMFR0_EL1.PARange (bits 3:0) to bits; 0 if reserved. */
+int hostinfo_parange_bits(unsigned long long mmfr0);
+
+/* Find the KVM mode in kernel log text; NULL when it is not there. */
+const char *hostinfo_mode_from_log(const char *log);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The RPC server: a listening Unix socket on a libev loop, non-blocking
+ * clients with capped input/output buffers, one JSON text per line.
+ */
+#ifndef ARMVMD_SERVER_H
+#define ARMVMD_SERVER_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "rpc/rpc.h"
+
+/* a request line longer than this gets ARMVM_E_TOO_LARGE and a close */
+#define SERVER_MAX_LINE		(1u << 20)
+/* a client that reads nothing while this much waits for it is dropped */
+#define SERVER_MAX_OUTPUT	(64u << 20)
+#define SERVER_MAX_CLIENTS	1024
+
+struct client;
+
+struct server {
+	struct ev_loop *loop;
+	const struct rpc_table *table;
+	void *ctx;			/* handed to every method */
+	int listen_fd;
+	ev_io accept_watcher;
+	char path[108];
+	dev_t dev;			/* the socket file we made, so that */
+	ino_t ino;			/* shutdown unlinks only our own */
+	struct client *clients;
+	unsigned nclients;
+	unsigned long next_client_id;
+};
+
+/*
+ * Bind path (creating its directory), replacing a stale socket file that
+ * nobody listens on.  -EADDRINUSE when another daemon is live there.
+ */
+int server_listen(struct server *srv, struct ev_loop *loop, const char *path,
+		  const struct rpc_table *table, void *ctx);
+
+/* Serve an already listening socket (socket activation, tests). */
+int server_adopt(struct server *srv, struct ev_loop *loop, int fd,
+		 const struct rpc_table *table, void *ctx);
+
+/* Serve one connected stream socket as a client (tests, workers). */
+int server_add_client(struct server *srv, int fd);
+
+/* Drop every client, stop listening and unlink our socket file. */
+void server_close(struct server *srv);
+
+#endif

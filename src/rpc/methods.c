@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+/* The daemon's method table: every method armvmd answers, as data. */
+#include "rpc/methods.h"
+
+static const struct rpc_method *const method_list[] = {
+	&rpc_host_info,
+	&rpc_rpc_methods,
+	NULL,
+};
+
+const struct rpc_table armvmd_methods = {
+	.methods = method_list,
+};
+
+static int rpc_methods_handler(struct rpc_call *call, json_t *params,
+			       json_t **result)
+{
+	*result = rpc_describe(&armvmd_methods);
+	return 0;
+}
+
+const struct rpc_method rpc_rpc_methods = {
+	.name = "rpc.methods",
+	.handler = rpc_methods_handler,
+	.doc = "List the methods with their parameters and documentation",
+};
