@@ -49,8 +49,7 @@ hosttest: all
 	@tests/host/check
 
 check: all
-	@tests/unit/run
-	@tests/host/check
+	@tests/check
 
 demo: all
 	@tests/host/demo

@@ -31,7 +31,8 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -Isrc -Iclient \
 	-DARMVMD_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0)\" \
 	-DARMVMD_KVM=$(KVM)
-LDLIBS  := -ljansson -lev -lm -lpthread
+LIBS3P  := -ljansson -lev
+SYSLIBS := -lm -lpthread
 
 ifneq ($(SYSROOT),)
 CFLAGS  += -isystem $(SYSROOT)/usr/include
@@ -51,11 +52,12 @@ ctl_src     := client/armvmctl.c
 ifeq ($(KVM),1)
 vm_src      := $(wildcard src/vm/*.c)
 devices_src := $(wildcard src/devices/*.c)
-LDLIBS      := -lfdt -lz $(LDLIBS)
+LIBS3P      := -lfdt -lz $(LIBS3P)
 else
 vm_src      :=
 devices_src :=
 endif
+LDLIBS := $(LIBS3P) $(SYSLIBS)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
@@ -92,13 +94,24 @@ $(O)/armvmctl: $(ctl_obj) $(O)/libarmvm.a
 lib_obj := $(rpc_obj) $(core_obj) $(client_obj) \
 	$(filter-out $(O)/obj/src/daemon/main.o,$(daemon_obj))
 
+TEST_CFLAGS := $(filter-out -MMD -MP,$(CFLAGS))
+
+# cmocka has no static library in Debian: tests link it dynamically
+ifeq ($(STATIC),1)
+TEST_LDFLAGS := $(filter-out -static,$(LDFLAGS))
+TEST_LDLIBS  := -Wl,-Bstatic $(LIBS3P) -Wl,-Bdynamic -lcmocka $(SYSLIBS)
+else
+TEST_LDFLAGS := $(LDFLAGS)
+TEST_LDLIBS  := -lcmocka $(LDLIBS)
+endif
+
 $(O)/tests/test_%: tests/unit/test_%.c $(lib_obj)
 	@mkdir -p $(dir $@)
-	$(call echo_cmd,TEST,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(call echo_cmd,TEST,$@)$(CC) $(TEST_CFLAGS) $(TEST_LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 
 $(O)/tests/%: tests/host/tools/%.c $(O)/libarmvm.a
 	@mkdir -p $(dir $@)
-	$(call echo_cmd,TOOL,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
+	$(call echo_cmd,TOOL,$@)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \

@@ -82,11 +82,20 @@ static void client_flush(struct client *c)
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
 		ev_io_stop(c->srv->loop, &c->write_watcher);
-		if (c->closing)
+		if (c->closing) {
 			client_free(c);
-		return;
+			return;
+		}
+	} else {
+		ev_io_start(c->srv->loop, &c->write_watcher);
 	}
-	ev_io_start(c->srv->loop, &c->write_watcher);
+	/* back-pressure: a client that does not read its answers is not read */
+	if (!c->closing) {
+		if (c->out_len - c->out_off > SERVER_PAUSE_OUTPUT)
+			ev_io_stop(c->srv->loop, &c->read_watcher);
+		else
+			ev_io_start(c->srv->loop, &c->read_watcher);
+	}
 }
 
 /* Queue one JSON text and its newline.  Returns -1 if c was freed. */
@@ -215,7 +224,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->in_len += (size_t)n;
 		if (client_process(c) < 0)
 			return;
-		if (c->closing)
+		if (c->closing || c->out_len - c->out_off > SERVER_PAUSE_OUTPUT)
 			break;
 	}
 	client_flush(c);

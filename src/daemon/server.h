@@ -16,6 +16,8 @@
 #define SERVER_MAX_LINE		(1u << 20)
 /* a client that reads nothing while this much waits for it is dropped */
 #define SERVER_MAX_OUTPUT	(64u << 20)
+/* ...and is not read from while more than this waits */
+#define SERVER_PAUSE_OUTPUT	(1u << 20)
 #define SERVER_MAX_CLIENTS	1024
 
 struct client;

@@ -233,7 +233,7 @@ json_t *rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
 	json_error_t jerr;
 	json_t *req, *resp;
 
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!req)
 		return rpc_error_response(NULL, ARMVM_E_PARSE, "Parse error",
 			json_pack("{s:s, s:i}", "reason", jerr.text,

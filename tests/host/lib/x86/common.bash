@@ -1,0 +1,219 @@
+# Shared by tests/host/run-host, check and demo (bash, on the machine that
+# runs qemu).  Not copied into the test host: only tests/host/lib/*.sh are.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)
+HOSTDIR=$TOP/tests/host
+CACHE=${CACHE:-$TOP/build/cache}
+BUILD_AARCH64=${BUILD_AARCH64:-$TOP/build/aarch64}
+HOSTBUILD=${HOSTBUILD:-$TOP/build/host}
+QEMU=${QEMU:-qemu-system-aarch64}
+
+# The host configurations of `make check`:
+#   LABEL  CPU  GIC  KERNEL  APPEND(comma-separated, - for none)
+# Order matters: check starts them in this order, slowest first.
+HOST_TABLE="
+max612      max         3 6.12 -
+a53         cortex-a53  3 6.1  -
+max61       max         3 6.1  -
+a57         cortex-a57  3 6.1  -
+max61-nvhe  max         3 6.1  kvm-arm.mode=nvhe
+max61-prot  max         3 6.1  kvm-arm.mode=protected
+a57-gicv2   cortex-a57  2 6.1  -
+"
+
+die() {
+	printf '%s: %s\n' "${0##*/}" "$*" >&2
+	exit 2
+}
+
+# host_config LABEL: sets HC_CPU HC_GIC HC_KERNEL HC_APPEND; status 1 if unknown
+host_config() {
+	local l c g k a
+	while read -r l c g k a; do
+		[ -n "$l" ] || continue
+		if [ "$l" = "$1" ]; then
+			HC_CPU=$c HC_GIC=$g HC_KERNEL=$k HC_APPEND=${a//,/ }
+			[ "$HC_APPEND" = - ] && HC_APPEND=
+			return 0
+		fi
+	done <<<"$HOST_TABLE"
+	return 1
+}
+
+host_labels() {
+	awk 'NF { print $1 }' <<<"$HOST_TABLE"
+}
+
+# host_label_for CPU GIC KERNEL APPEND: the table's label for this
+# configuration, or a made-up one
+host_label_for() {
+	local l c g k a
+	while read -r l c g k a; do
+		[ -n "$l" ] || continue
+		[ "$a" = - ] && a=
+		if [ "$c" = "$1" ] && [ "$g" = "$2" ] && [ "$k" = "$3" ] && [ "${a//,/ }" = "$4" ]; then
+			echo "$l"
+			return
+		fi
+	done <<<"$HOST_TABLE"
+	local s="${1%%,*}-gic$2-$3"
+	[ -n "$4" ] && s="$s-$(tr -c 'A-Za-z0-9.=\n-' '_' <<<"$4" | tr '=' '-')"
+	echo "${s//cortex-/}"
+}
+
+# kernel_path VERSION: the cached kernel image for 6.1, 6.12, 6.12-16k
+kernel_path() {
+	local v=$1 f
+	case $v in
+	*-16k) f=$CACHE/kernels/linux-${v%-16k}-arm64-16k ;;
+	*) f=$CACHE/kernels/linux-$v-arm64 ;;
+	esac
+	[ -e "$f" ] || return 1
+	readlink -f "$f"
+}
+
+# host_expect CPU KERNEL APPEND: print EXPECT_* assignments, one per line,
+# for what KVM on such a host must report.  These are the facts measured on
+# qemu 7.2 TCG with Debian's kernels (docs/TESTING.md):
+#   cortex-a53 -> IPA 40, nVHE; cortex-a57/a72 -> IPA 44, nVHE;
+#   max -> IPA 48 on 6.1, 52 on 6.12 (LPA2), VHE;
+#   kvm-arm.mode=nvhe|protected select those modes (on max).
+host_expect() {
+	local cpu=${1%%,*} kernel=$2 append=$3 ipa= mode=
+	case $cpu in
+	cortex-a53) ipa=40 ;;
+	cortex-a57 | cortex-a72) ipa=44 ;;
+	max)
+		case $kernel in
+		6.1 | 6.1-*) ipa=48 ;;
+		*) ipa=52 ;;
+		esac
+		;;
+	esac
+	case $cpu in
+	max) mode=vhe ;;
+	cortex-a53 | cortex-a57 | cortex-a72) mode=nvhe ;;
+	esac
+	case " $append " in
+	*" kvm-arm.mode=nvhe "*) [ -n "$mode" ] && mode=nvhe ;;
+	*" kvm-arm.mode=protected "*) [ -n "$mode" ] && mode=protected ;;
+	*" kvm-arm.mode=none "*) mode=none ;;
+	esac
+	[ -n "$ipa" ] && echo "EXPECT_IPA=$ipa"
+	[ -n "$mode" ] && echo "EXPECT_MODE=$mode"
+	case $kernel in
+	*-16k) echo "EXPECT_PAGE_SIZE=16384" ;;
+	*) echo "EXPECT_PAGE_SIZE=4096" ;;
+	esac
+	return 0
+}
+
+# case_header FILE KEY: value of a "# KEY: value" line in the first 15 lines
+case_header() {
+	head -n 15 "$1" | sed -n "s/^#[[:space:]]*$2:[[:space:]]*//p" | head -n 1
+}
+
+# case_runs_on FILE LABEL
+case_runs_on() {
+	local h
+	for h in $(case_header "$1" hosts); do
+		[ "$h" = all ] || [ "$h" = "$2" ] && return 0
+	done
+	return 1
+}
+
+# resolve_case ARG: path of a case given as a path or a name
+resolve_case() {
+	local a=$1
+	if [ -f "$a" ]; then
+		readlink -f "$a"
+	elif [ -f "$HOSTDIR/cases/$a.sh" ]; then
+		echo "$HOSTDIR/cases/$a.sh"
+	elif [ -f "$HOSTDIR/cases/$a" ]; then
+		echo "$HOSTDIR/cases/$a"
+	else
+		return 1
+	fi
+}
+
+case_name() {
+	local b=${1##*/}
+	echo "${b%.sh}"
+}
+
+need_cache() {
+	if [ ! -d "$CACHE/kernels" ] || [ ! -x "$CACHE/pkg/busybox-arm64/bin/busybox" ]; then
+		die "no kernels/busybox in $CACHE: run 'make deps' first"
+	fi
+	command -v "$QEMU" >/dev/null 2>&1 || die "$QEMU not found: run 'make deps' first"
+	command -v cpio >/dev/null 2>&1 || die "cpio not found: run 'make deps' first"
+}
+
+# the built binaries that go into the host: "SRC DEST" lines
+payload_binaries() {
+	local f
+	[ -f "$BUILD_AARCH64/armvmd" ] && echo "$BUILD_AARCH64/armvmd usr/bin/armvmd"
+	[ -f "$BUILD_AARCH64/armvmctl" ] && echo "$BUILD_AARCH64/armvmctl usr/bin/armvmctl"
+	if [ -d "$BUILD_AARCH64/tests" ]; then
+		for f in "$BUILD_AARCH64"/tests/*; do
+			[ -f "$f" ] && [ -x "$f" ] || continue
+			echo "$f usr/lib/armvmd-tests/${f##*/}"
+		done
+	fi
+	return 0
+}
+
+# build_base: print the path of the cached base initramfs (busybox, init,
+# lib/*.sh, our aarch64 binaries), building it if its inputs changed
+build_base() {
+	local busybox=$CACHE/pkg/busybox-arm64/bin/busybox
+	local key stage out tmp strip src dst
+	mkdir -p "$HOSTBUILD/initramfs"
+	key=$(
+		{
+			echo "armvmd-host-base v1"
+			sha256sum "$busybox" "$HOSTDIR/init" "$HOSTDIR"/lib/*.sh
+			payload_binaries | while read -r src dst; do
+				echo "$dst $(sha256sum <"$src")"
+			done
+		} | sha256sum | cut -c1-16
+	)
+	out=$HOSTBUILD/initramfs/base-$key.cpio.gz
+	if [ -s "$out" ]; then
+		echo "$out"
+		return 0
+	fi
+	stage=$(mktemp -d "$HOSTBUILD/initramfs/stage.XXXXXX")
+	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,usr/bin,usr/sbin} \
+		"$stage"/usr/lib/armvmd-host/lib "$stage"/usr/lib/armvmd-tests
+	install -m 0755 "$busybox" "$stage/bin/busybox"
+	ln -s busybox "$stage/bin/sh"
+	install -m 0755 "$HOSTDIR/init" "$stage/init"
+	install -m 0644 "$HOSTDIR"/lib/*.sh "$stage/usr/lib/armvmd-host/lib/"
+	mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
+	strip=
+	command -v aarch64-linux-gnu-strip >/dev/null 2>&1 && strip=aarch64-linux-gnu-strip
+	payload_binaries | while read -r src dst; do
+		install -m 0755 "$src" "$stage/$dst"
+		if [ -n "$strip" ] && head -c 4 "$src" | grep -q ELF; then
+			$strip --strip-debug "$stage/$dst" 2>/dev/null || true
+		fi
+	done
+	echo "armvmd test host" >"$stage/etc/hostname"
+	tmp=$out.tmp.$$
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0 | gzip -6 -n) >"$tmp" || {
+		rm -rf "$stage" "$tmp"
+		die "could not build the initramfs"
+	}
+	rm -rf "$stage"
+	mv -f "$tmp" "$out"
+	# keep the few newest bases
+	ls -1t "$HOSTBUILD"/initramfs/base-*.cpio.gz 2>/dev/null | tail -n +6 | xargs -r rm -f
+	echo "$out"
+}
+
+# shell-quote a value for the sh config file
+shq() {
+	printf "'%s'" "${1//\'/\'\\\'\'}"
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+/* Host probing: PARange decoding, KVM mode from the kernel log, JSON shape. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "arm64/hostinfo.h"
+
+static void test_parange(void **state)
+{
+	static const struct { unsigned long long reg; int bits; } cases[] = {
+		{ 0x0, 32 }, { 0x1, 36 }, { 0x2, 40 }, { 0x3, 42 }, { 0x4, 44 },
+		{ 0x5, 48 }, { 0x6, 52 }, { 0x7, 0 }, { 0xf, 0 },
+		/* only bits 3:0 count: other fields set around them */
+		{ 0x0000000000101125ULL, 48 }, { 0x1122334455667706ULL, 52 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(hostinfo_parange_bits(cases[i].reg), cases[i].bits);
+}
+
+static void test_mode_from_log(void **state)
+{
+	assert_string_equal(hostinfo_mode_from_log(
+		"[    4.1] kvm [1]: IPA Size Limit: 48 bits\n"
+		"[    4.2] kvm [1]: VHE mode initialized successfully\n"), "vhe");
+	assert_string_equal(hostinfo_mode_from_log(
+		"kvm [1]: Hyp mode initialized successfully\n"), "nvhe");
+	assert_string_equal(hostinfo_mode_from_log(
+		"kvm [1]: Protected nVHE mode initialized successfully\n"), "protected");
+	assert_null(hostinfo_mode_from_log("kvm [1]: disabled by firmware\n"));
+	assert_null(hostinfo_mode_from_log(""));
+}
+
+static void test_json_without_kvm(void **state)
+{
+	struct host_info hi;
+	json_t *o;
+
+	memset(&hi, 0, sizeof(hi));
+	strcpy(hi.arch, "x86_64");
+	strcpy(hi.kernel, "6.1.0");
+	strcpy(hi.reason, "no arm64 KVM here");
+	o = hostinfo_to_json(&hi);
+	assert_false(json_boolean_value(json_object_get(o, "kvm")));
+	assert_string_equal(json_string_value(json_object_get(o, "reason")),
+			    "no arm64 KVM here");
+	assert_null(json_object_get(o, "ipa_limit_bits"));
+	json_decref(o);
+}
+
+static void test_json_with_kvm(void **state)
+{
+	struct host_info hi;
+	json_t *o, *gic;
+
+	memset(&hi, 0, sizeof(hi));
+	strcpy(hi.arch, "aarch64");
+	hi.kvm = true;
+	hi.ipa_cap = false;
+	hi.ipa_limit_bits = HOST_DEFAULT_IPA_BITS;
+	hi.pa_range_bits = 44;
+	hi.pa_range_source = "test";
+	hi.gic_v2 = hi.gic_v3 = true;
+	hi.kvm_mode = "nvhe";
+	hi.kvm_mode_source = "test";
+	hi.el1_32bit = true;
+	o = hostinfo_to_json(&hi);
+	assert_int_equal(json_integer_value(json_object_get(o, "ipa_limit_bits")), 40);
+	assert_non_null(strstr(json_string_value(json_object_get(o, "ipa_limit_source")),
+			       "absent"));
+	assert_int_equal(json_integer_value(json_object_get(o, "pa_range_bits")), 44);
+	gic = json_object_get(o, "gic");
+	assert_int_equal(json_array_size(gic), 2);
+	assert_string_equal(json_string_value(json_object_get(o, "kvm_mode")), "nvhe");
+	assert_true(json_boolean_value(json_object_get(o, "el1_32bit")));
+	assert_true(json_is_object(json_object_get(o, "features")));
+	json_decref(o);
+}
+
+static void test_probe_never_fails(void **state)
+{
+	const struct host_info *hi = hostinfo_get();
+
+	assert_true(hi->arch[0] != '\0');
+	if (!hi->kvm)
+		assert_true(hi->reason[0] != '\0');
+	else
+		assert_in_range(hi->ipa_limit_bits, 32, 52);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parange),
+		cmocka_unit_test(test_mode_from_log),
+		cmocka_unit_test(test_json_without_kvm),
+		cmocka_unit_test(test_json_with_kvm),
+		cmocka_unit_test(test_probe_never_fails),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
