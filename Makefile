@@ -19,7 +19,7 @@ SYSROOT := $(CACHE)/sysroot-arm64
 
 SUBMAKE = $(MAKE) --no-print-directory -f mk/build.mk V=$(V) WERROR=$(WERROR)
 
-.PHONY: all native aarch64 deps check unit hosttest demo install clean \
+.PHONY: all native aarch64 deps ensure-deps check unit hosttest demo install clean \
 	distclean matrix bench
 
 ifeq ($(MACHINE),aarch64)
@@ -48,10 +48,16 @@ unit: all
 hosttest: all
 	@tests/host/check
 
-check: all
+# the two commands of the README set everything up themselves
+ensure-deps:
+	@CACHE=$(CACHE) scripts/deps
+
+check: ensure-deps
+	@$(MAKE) --no-print-directory all
 	@tests/check
 
-demo: all
+demo: ensure-deps
+	@$(MAKE) --no-print-directory all
 	@tests/host/demo
 
 matrix: all
