@@ -31,7 +31,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -Isrc -Iclient \
 	-DARMVMD_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0)\" \
 	-DARMVMD_KVM=$(KVM)
-LIBS3P  := -ljansson -lev
+LIBS3P  := -lfdt -lz -ljansson -lev
 SYSLIBS := -lm -lpthread
 
 ifneq ($(SYSROOT),)
@@ -52,7 +52,6 @@ ctl_src     := client/armvmctl.c
 ifeq ($(KVM),1)
 vm_src      := $(wildcard src/vm/*.c)
 devices_src := $(wildcard src/devices/*.c)
-LIBS3P      := -lfdt -lz $(LIBS3P)
 else
 vm_src      :=
 devices_src :=

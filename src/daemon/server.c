@@ -24,6 +24,9 @@ struct client {
 	char *out;
 	size_t out_len, out_off, out_cap;
 	bool closing;			/* close once the output is flushed */
+	bool dead;			/* gone; kept while answers are pending */
+	unsigned refs;			/* deferred answers still to come */
+	bool in_process;		/* answers are flushed after the batch */
 	pid_t pid;
 	uid_t uid;
 };
@@ -32,6 +35,8 @@ static void client_free(struct client *c)
 {
 	struct server *srv = c->srv;
 
+	if (c->dead)
+		return;
 	ev_io_stop(srv->loop, &c->read_watcher);
 	ev_io_stop(srv->loop, &c->write_watcher);
 	close(c->fd);
@@ -40,9 +45,26 @@ static void client_free(struct client *c)
 		c->next->pprev = c->pprev;
 	srv->nclients--;
 	log_debug("client %lu gone", c->id);
+	c->dead = true;
 	free(c->in);
 	free(c->out);
-	free(c);
+	c->in = c->out = NULL;
+	/* a deferred call still holds a reference: it frees the rest */
+	if (!c->refs)
+		free(c);
+}
+
+static void client_ref(void *conn)
+{
+	((struct client *)conn)->refs++;
+}
+
+static void client_unref(void *conn)
+{
+	struct client *c = conn;
+
+	if (--c->refs == 0 && c->dead)
+		free(c);
 }
 
 static int buf_reserve(char **buf, size_t *cap, size_t need)
@@ -101,9 +123,12 @@ static void client_flush(struct client *c)
 /* Queue one JSON text and its newline.  Returns -1 if c was freed. */
 static int client_send(struct client *c, json_t *msg)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
+	char *text;
 	size_t len;
 
+	if (c->dead)
+		return -1;
+	text = json_dumps(msg, JSON_COMPACT);
 	if (!text) {
 		log_error("client %lu: cannot encode a response", c->id);
 		return 0;
@@ -128,6 +153,21 @@ static int client_send(struct client *c, json_t *msg)
 	return 0;
 }
 
+/* answers from the codec, now or when a deferred call completes */
+static void client_send_answer(void *conn, json_t *msg)
+{
+	struct client *c = conn;
+
+	if (!c->dead && client_send(c, msg) == 0 && !c->in_process)
+		client_flush(c);
+}
+
+static const struct rpc_conn_ops client_ops = {
+	.send = client_send_answer,
+	.ref = client_ref,
+	.unref = client_unref,
+};
+
 static void client_too_large(struct client *c)
 {
 	json_t *e = rpc_error_response(NULL, ARMVM_E_TOO_LARGE,
@@ -145,40 +185,44 @@ static void client_too_large(struct client *c)
 }
 
 /* Answer every complete line in the input buffer.  -1 if c was freed. */
+/* Answer every complete line in the input buffer.  -1 if c was freed. */
 static int client_process(struct client *c)
 {
 	size_t start = 0;
 
+	/* answers of this read are queued and flushed once, afterwards */
+	c->in_process = true;
 	for (;;) {
 		char *nl = memchr(c->in + c->in_scanned, '\n',
 				  c->in_len - c->in_scanned);
-		size_t end;
+		size_t end, len;
 
 		if (!nl) {
 			c->in_scanned = c->in_len;
 			break;
 		}
 		end = (size_t)(nl - c->in);
-		size_t len = end - start;
+		len = end - start;
 		if (len > SERVER_MAX_LINE) {
+			c->in_process = false;
 			client_too_large(c);
 			return -1;
 		}
 		/* blank lines (and a lone \r) are keep-alives, not requests */
 		if (len && !(len == 1 && c->in[start] == '\r')) {
-			json_t *resp = rpc_handle_line(c->srv->table, c->srv->ctx,
-						       c, c->in + start, len);
-			if (resp) {
-				int r = client_send(c, resp);
-
-				json_decref(resp);
-				if (r < 0)
-					return -1;
+			client_ref(c);
+			rpc_handle_line(c->srv->table, c->srv->ctx, c,
+					&client_ops, c->in + start, len);
+			if (c->dead) {
+				client_unref(c);
+				return -1;
 			}
+			client_unref(c);
 		}
 		start = end + 1;
 		c->in_scanned = start;
 	}
+	c->in_process = false;
 	if (start) {
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;

@@ -2,6 +2,7 @@
 /* JSON-RPC 2.0: request validation, batches, notifications, dispatch. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rpc/rpc.h"
@@ -161,108 +162,250 @@ static bool id_valid(const json_t *id)
 	return json_is_string(id) || json_is_number(id) || json_is_null(id);
 }
 
-/* One request object.  Returns the response, or NULL for a notification. */
-static json_t *handle_one(const struct rpc_table *table, void *ctx, void *conn,
-			  json_t *req)
+/*
+ * The answers to one line: one slot per request of a batch (one for a
+ * single request), sent together once the last deferred call completes.
+ */
+struct rpc_reply_set {
+	void *conn;
+	const struct rpc_conn_ops *ops;
+	bool batch;
+	size_t outstanding;
+	json_t *slots;			/* array; null where no answer is due */
+};
+
+static void set_finish(struct rpc_reply_set *set)
 {
-	struct rpc_call call = { .ctx = ctx, .conn = conn };
-	json_t *id, *version, *method, *params, *checked, *result = NULL;
-	json_t *response;
+	json_t *answer = NULL;
+	size_t i;
+	json_t *v;
 
-	if (!json_is_object(req))
-		return rpc_error_response(NULL, ARMVM_E_INVALID_REQUEST,
-			"Invalid Request",
-			json_pack("{s:s}", "reason", "a request must be an object"));
+	if (set->batch) {
+		answer = json_array();
+		json_array_foreach(set->slots, i, v)
+			if (!json_is_null(v))
+				json_array_append(answer, v);
+		if (json_array_size(answer) == 0) {
+			json_decref(answer);
+			answer = NULL;	/* only notifications: say nothing */
+		}
+	} else {
+		v = json_array_get(set->slots, 0);
+		if (v && !json_is_null(v))
+			answer = json_incref(v);
+	}
+	if (answer && set->ops->send)
+		set->ops->send(set->conn, answer);
+	json_decref(answer);
+	if (set->ops->unref)
+		set->ops->unref(set->conn);
+	json_decref(set->slots);
+	free(set);
+}
 
-	id = json_object_get(req, "id");
-	if (id && !id_valid(id))
-		return rpc_error_response(NULL, ARMVM_E_INVALID_REQUEST,
-			"Invalid Request",
-			json_pack("{s:s}", "reason", "id must be a string, number or null"));
+static void set_fill(struct rpc_reply_set *set, size_t slot, json_t *answer)
+{
+	if (answer)
+		json_array_set_new(set->slots, slot, answer);
+	if (--set->outstanding == 0)
+		set_finish(set);
+}
 
+/* Complete a call: its answer (or nothing, for a notification) goes into
+ * its slot.  Consumes result and the call's error data. */
+static void call_complete(struct rpc_call *call, json_t *result)
+{
+	json_t *answer = NULL;
+
+	if (call->id) {
+		if (call->err_code)
+			answer = rpc_error_response(call->id, call->err_code,
+						    call->err_message,
+						    call->err_data);
+		else
+			answer = rpc_result_response(call->id, result);
+	} else {
+		json_decref(call->err_data);	/* notifications get no answer */
+	}
+	call->err_data = NULL;
+	json_decref(result);
+	set_fill(call->set, call->slot, answer);
+}
+
+struct rpc_call *rpc_defer(struct rpc_call *call)
+{
+	struct rpc_call *d = malloc(sizeof(*d));
+
+	if (!d)
+		return NULL;
+	*d = *call;
+	if (d->id)
+		json_incref(d->id);
+	call->deferred = true;
+	d->deferred = true;
+	return d;
+}
+
+void rpc_deferred_reply(struct rpc_call *call, json_t *result)
+{
+	json_t *id = call->id;
+
+	call_complete(call, result);
+	json_decref(id);
+	free(call);
+}
+
+void rpc_deferred_fail(struct rpc_call *call, int code, json_t *data,
+		       const char *fmt, ...)
+{
+	json_t *id = call->id;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(call->err_message, sizeof(call->err_message), fmt, ap);
+	va_end(ap);
+	call->err_code = code;
+	json_decref(call->err_data);
+	call->err_data = data;
+	call_complete(call, NULL);
+	json_decref(id);
+	free(call);
+}
+
+static json_t *invalid_request(json_t *id, const char *why)
+{
+	return rpc_error_response(id, ARMVM_E_INVALID_REQUEST, "Invalid Request",
+				  json_pack("{s:s}", "reason", why));
+}
+
+/* One request object of a line, answered into set's slot. */
+static void handle_one(const struct rpc_table *table, void *ctx, void *conn,
+		       struct rpc_reply_set *set, size_t slot, json_t *req)
+{
+	struct rpc_call call = {
+		.ctx = ctx, .conn = conn, .set = set, .slot = slot,
+	};
+	json_t *version, *method, *params, *checked, *result = NULL;
+	const char *why = NULL;
+
+	if (!json_is_object(req)) {
+		set_fill(set, slot, invalid_request(NULL, "a request must be an object"));
+		return;
+	}
+	call.id = json_object_get(req, "id");
+	if (call.id && !id_valid(call.id)) {
+		set_fill(set, slot, invalid_request(NULL,
+			 "id must be a string, number or null"));
+		return;
+	}
 	version = json_object_get(req, "jsonrpc");
 	method = json_object_get(req, "method");
 	params = json_object_get(req, "params");
-	const char *why = NULL;
 	if (!json_is_string(version) || strcmp(json_string_value(version), "2.0"))
 		why = "\"jsonrpc\" must be \"2.0\"";
 	else if (!json_is_string(method))
 		why = "\"method\" must be a string";
 	else if (params && !json_is_object(params) && !json_is_array(params))
 		why = "\"params\" must be an object or an array";
-	if (why)
-		return rpc_error_response(id, ARMVM_E_INVALID_REQUEST,
-			"Invalid Request", json_pack("{s:s}", "reason", why));
+	if (why) {
+		set_fill(set, slot, invalid_request(call.id, why));
+		return;
+	}
 
 	call.method = rpc_find(table, json_string_value(method));
 	if (!call.method) {
-		if (!id)
-			return NULL;
-		return rpc_error_response(id, ARMVM_E_NO_METHOD,
-			"Method not found",
-			json_pack("{s:s}", "method", json_string_value(method)));
+		set_fill(set, slot, call.id ? rpc_error_response(call.id,
+			 ARMVM_E_NO_METHOD, "Method not found",
+			 json_pack("{s:s}", "method", json_string_value(method)))
+			 : NULL);
+		return;
 	}
 
 	checked = rpc_check_params(&call, call.method->params, params);
 	if (checked) {
-		if (call.method->handler(&call, checked, &result) < 0 &&
-		    !call.err_code)
+		int r = call.method->handler(&call, checked, &result);
+
+		json_decref(checked);
+		if (r == RPC_DEFERRED && call.deferred)
+			return;		/* the deferred copy answers later */
+		if (r < 0 && !call.err_code)
 			rpc_fail(&call, ARMVM_E_INTERNAL, NULL, "%s failed",
 				 call.method->name);
-		json_decref(checked);
 	}
-
-	if (!id) {
-		/* notifications get no answer, not even an error */
-		json_decref(result);
-		json_decref(call.err_data);
-		return NULL;
-	}
-	if (call.err_code)
-		response = rpc_error_response(id, call.err_code,
-					      call.err_message, call.err_data);
-	else
-		response = rpc_result_response(id, result);
-	json_decref(result);
-	return response;
+	call_complete(&call, result);
 }
 
-json_t *rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
-			const char *line, size_t len)
+void rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
+		     const struct rpc_conn_ops *ops, const char *line, size_t len)
 {
+	struct rpc_reply_set *set;
 	json_error_t jerr;
-	json_t *req, *resp;
+	json_t *req;
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!req)
-		return rpc_error_response(NULL, ARMVM_E_PARSE, "Parse error",
+	if (!req) {
+		json_t *e = rpc_error_response(NULL, ARMVM_E_PARSE, "Parse error",
 			json_pack("{s:s, s:i}", "reason", jerr.text,
 				  "position", jerr.position));
+		ops->send(conn, e);
+		json_decref(e);
+		return;
+	}
+	if (json_is_array(req) && json_array_size(req) == 0) {
+		json_t *e = invalid_request(NULL, "empty batch");
 
-	if (!json_is_array(req)) {
-		resp = handle_one(table, ctx, conn, req);
-	} else if (json_array_size(req) == 0) {
-		resp = rpc_error_response(NULL, ARMVM_E_INVALID_REQUEST,
-			"Invalid Request",
-			json_pack("{s:s}", "reason", "empty batch"));
-	} else {
+		ops->send(conn, e);
+		json_decref(e);
+		json_decref(req);
+		return;
+	}
+
+	set = calloc(1, sizeof(*set));
+	if (!set) {
+		json_decref(req);
+		return;
+	}
+	set->conn = conn;
+	set->ops = ops;
+	set->batch = json_is_array(req);
+	set->slots = json_array();
+	set->outstanding = set->batch ? json_array_size(req) : 1;
+	for (size_t i = 0; i < set->outstanding; i++)
+		json_array_append_new(set->slots, json_null());
+	if (ops->ref)
+		ops->ref(conn);
+	/* hold the set open while the calls run: a call that completes at
+	 * once must not finish the set before the next one is added */
+	set->outstanding++;
+	if (set->batch) {
 		size_t i;
 		json_t *one;
 
-		resp = json_array();
-		json_array_foreach(req, i, one) {
-			json_t *r = handle_one(table, ctx, conn, one);
-
-			if (r)
-				json_array_append_new(resp, r);
-		}
-		if (json_array_size(resp) == 0) {
-			json_decref(resp);
-			resp = NULL;
-		}
+		json_array_foreach(req, i, one)
+			handle_one(table, ctx, conn, set, i, one);
+	} else {
+		handle_one(table, ctx, conn, set, 0, req);
 	}
+	set_fill(set, 0, NULL);		/* drops the hold, keeps slot 0 */
 	json_decref(req);
-	return resp;
+}
+
+static void sync_send(void *conn, json_t *msg)
+{
+	json_t **out = conn;
+
+	json_decref(*out);
+	*out = json_incref(msg);
+}
+
+json_t *rpc_handle_line_sync(const struct rpc_table *table, void *ctx,
+			     const char *line, size_t len)
+{
+	static const struct rpc_conn_ops ops = { .send = sync_send };
+	json_t *out = NULL;
+
+	rpc_handle_line(table, ctx, &out, &ops, line, len);
+	return out;
 }
 
 json_t *rpc_describe(const struct rpc_table *table)

@@ -34,6 +34,7 @@ struct rpc_param {
 };
 
 struct rpc_call;
+struct rpc_reply_set;
 
 /*
  * A handler returns 0 with *result set (a new reference; NULL means
@@ -60,9 +61,20 @@ struct rpc_call {
 	const struct rpc_method *method;
 	void *ctx;			/* the daemon's handle */
 	void *conn;			/* the transport's connection, or NULL */
+	struct rpc_reply_set *set;	/* where the answer goes */
+	size_t slot;
+	json_t *id;			/* NULL for a notification */
+	bool deferred;
 	int err_code;
 	char err_message[256];
 	json_t *err_data;
+};
+
+/* How the codec reaches a connection (the server's client, a test). */
+struct rpc_conn_ops {
+	void (*send)(void *conn, json_t *msg);	/* msg borrowed */
+	void (*ref)(void *conn);		/* may be NULL */
+	void (*unref)(void *conn);		/* may be NULL */
 };
 
 /* Fill the call's error; steals data (may be NULL).  Returns -1. */
@@ -74,11 +86,27 @@ json_t *rpc_error_response(json_t *id, int code, const char *message,
 			   json_t *data);
 
 /*
- * Handle one JSON text (a request, a notification or a batch).  Returns
- * the response to send (new reference) or NULL when none is due.
+ * Answer later: a handler calls rpc_defer() and returns RPC_DEFERRED; the
+ * returned call lives until rpc_deferred_reply() or rpc_deferred_fail().
+ * The connection may be gone by then: the answer is dropped quietly.
  */
-json_t *rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
-			const char *line, size_t len);
+#define RPC_DEFERRED 1
+struct rpc_call *rpc_defer(struct rpc_call *call);
+void rpc_deferred_reply(struct rpc_call *call, json_t *result);	/* steals */
+void rpc_deferred_fail(struct rpc_call *call, int code, json_t *data,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Handle one JSON text (a request, a notification or a batch); answers go
+ * out through ops->send, at once or when deferred calls complete.
+ */
+void rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
+		     const struct rpc_conn_ops *ops, const char *line, size_t len);
+
+/* The same for callers that answer synchronously only (tests, tools):
+ * returns the answer or NULL. */
+json_t *rpc_handle_line_sync(const struct rpc_table *table, void *ctx,
+			     const char *line, size_t len);
 
 const struct rpc_method *rpc_find(const struct rpc_table *table,
 				  const char *name);

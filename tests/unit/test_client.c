@@ -605,6 +605,54 @@ static void test_oversized_line(void **state)
 	fake_finish(&f);
 }
 
+static void script_refuse(int fd)
+{
+	char buf[65536];
+	size_t got = 0;
+	ssize_t n;
+
+	/* read part of an endless request, refuse it, hang up */
+	while (got < (1u << 20)) {
+		n = read(fd, buf, sizeof(buf));
+		CHECK(n > 0);
+		got += n;
+	}
+	srv_puts(fd, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+		 "{\"code\":-32001,\"message\":\"Request too large\","
+		 "\"data\":{\"max_bytes\":1048576}}}\n");
+}
+
+static void test_refused_while_sending(void **state)
+{
+	size_t big = 16u << 20;
+	struct armvm_error e;
+	struct fake f;
+	struct armvm *c;
+	json_t *res, *params;
+	char *s;
+
+	(void)state;
+	s = malloc(big + 1);
+	assert_non_null(s);
+	memset(s, 'p', big);
+	s[big] = '\0';
+	params = json_pack("[s]", s);
+	free(s);
+	assert_non_null(params);
+
+	fake_start(&f, script_refuse);
+	c = fake_connect(&f);
+	assert_int_equal(armvm_call(c, "vm.create", params, &res, &e),
+			 ARMVM_RPC_ERROR);
+	assert_int_equal(e.code, ARMVM_E_TOO_LARGE);
+	armvm_error_clear(&e);
+	assert_int_equal(armvm_call(c, "host.info", NULL, &res, &e),
+			 -ECONNRESET);
+	json_decref(params);
+	armvm_close(c);
+	fake_finish(&f);
+}
+
 static void script_garbage(int fd)
 {
 	srv_read_call(fd, "host.info");
@@ -716,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_eintr),
 		cmocka_unit_test(test_large_message),
 		cmocka_unit_test(test_oversized_line),
+		cmocka_unit_test(test_refused_while_sending),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_connect_errors),
 		cmocka_unit_test(test_bad_arguments),

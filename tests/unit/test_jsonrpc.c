@@ -42,6 +42,18 @@ static int broken_handler(struct rpc_call *call, json_t *params, json_t **result
 	return -1;	/* forgot to say why: the codec must still answer */
 }
 
+static struct rpc_call *parked;
+
+static int later_handler(struct rpc_call *call, json_t *params, json_t **result)
+{
+	parked = rpc_defer(call);
+	return parked ? RPC_DEFERRED : -1;
+}
+
+static const struct rpc_method m_later = {
+	.name = "test.later", .handler = later_handler, .doc = "answers later",
+};
+
 static const struct rpc_method m_echo = {
 	.name = "test.echo", .handler = echo_handler, .params = echo_params,
 	.doc = "echo",
@@ -49,12 +61,14 @@ static const struct rpc_method m_echo = {
 static const struct rpc_method m_broken = {
 	.name = "test.broken", .handler = broken_handler, .doc = "fails",
 };
-static const struct rpc_method *const test_list[] = { &m_echo, &m_broken, NULL };
+static const struct rpc_method *const test_list[] = {
+	&m_echo, &m_broken, &m_later, NULL
+};
 static const struct rpc_table test_table = { .methods = test_list };
 
 static json_t *call_line(const char *line)
 {
-	return rpc_handle_line(&test_table, NULL, NULL, line, strlen(line));
+	return rpc_handle_line_sync(&test_table, NULL, line, strlen(line));
 }
 
 static int error_code(json_t *resp)
@@ -222,7 +236,7 @@ static void test_batch(void **state)
 static void test_real_table(void **state)
 {
 	const char *line = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"rpc.methods\"}";
-	json_t *r = rpc_handle_line(&armvmd_methods, NULL, NULL, line, strlen(line));
+	json_t *r = rpc_handle_line_sync(&armvmd_methods, NULL, line, strlen(line));
 	json_t *list = json_object_get(r, "result");
 	bool host_info = false;
 	size_t i;
@@ -238,9 +252,83 @@ static void test_real_table(void **state)
 	json_decref(r);
 
 	line = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"host.info\"}";
-	r = rpc_handle_line(&armvmd_methods, NULL, NULL, line, strlen(line));
+	r = rpc_handle_line_sync(&armvmd_methods, NULL, line, strlen(line));
 	assert_true(json_is_boolean(json_object_get(json_object_get(r, "result"), "kvm")));
 	json_decref(r);
+}
+
+static void collect(void *conn, json_t *msg)
+{
+	json_t **out = conn;
+
+	json_decref(*out);
+	*out = json_incref(msg);
+}
+
+static int refs;
+static void test_ref(void *conn) { refs++; }
+static void test_unref(void *conn) { refs--; }
+
+static void test_deferred(void **state)
+{
+	static const struct rpc_conn_ops ops = {
+		.send = collect, .ref = test_ref, .unref = test_unref,
+	};
+	json_t *out = NULL;
+	const char *one = "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"test.later\"}";
+	const char *batch = "[{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"test.later\"},"
+			    "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"test.echo\","
+			    "\"params\":{\"text\":\"now\"}}]";
+
+	rpc_handle_line(&test_table, NULL, &out, &ops, one, strlen(one));
+	assert_null(out);
+	assert_non_null(parked);
+	assert_int_equal(refs, 1);	/* the connection is held meanwhile */
+	rpc_deferred_reply(parked, json_string("done"));
+	assert_int_equal(refs, 0);
+	assert_string_equal(json_string_value(json_object_get(out, "result")), "done");
+	assert_int_equal(json_integer_value(json_object_get(out, "id")), 4);
+	json_decref(out);
+	out = NULL;
+
+	/* a batch waits for its slowest member and keeps the order */
+	rpc_handle_line(&test_table, NULL, &out, &ops, batch, strlen(batch));
+	assert_null(out);
+	rpc_deferred_fail(parked, ARMVM_E_STATE, json_pack("{s:s}", "state", "x"),
+			  "not now");
+	assert_true(json_is_array(out));
+	assert_int_equal(json_array_size(out), 2);
+	assert_int_equal(error_code(json_array_get(out, 0)), ARMVM_E_STATE);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		json_array_get(out, 1), "result"), "text")), "now");
+	assert_int_equal(refs, 0);
+	json_decref(out);
+}
+
+static void test_deferred_after_client_left(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct server srv = { .loop = loop, .table = &test_table, .listen_fd = -1 };
+	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.later\"}\n";
+	int sv[2];
+
+	parked = NULL;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(server_add_client(&srv, sv[0]), 0);
+	assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+	for (int i = 0; i < 100 && !parked; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_non_null(parked);
+	close(sv[1]);
+	for (int i = 0; i < 50; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	assert_int_equal(srv.nclients, 0);
+	/* the answer has nowhere to go: dropped, and nothing is touched */
+	rpc_deferred_reply(parked, json_true());
+	server_close(&srv);
+	ev_loop_destroy(loop);
 }
 
 /* --- the socket server over a socketpair --- */
@@ -344,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_notifications),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_real_table),
+		cmocka_unit_test(test_deferred),
+		cmocka_unit_test(test_deferred_after_client_left),
 		cmocka_unit_test(test_server_lines),
 	};
 
