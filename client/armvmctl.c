@@ -186,14 +186,15 @@ static void row_value(const char *label, json_t *v)
 	putchar('\n');
 }
 
-/* "40 bits (source)" */
-static void row_bits(const char *label, json_t *bits, json_t *source)
+/* "40 bits (source)", "vhe (source)" */
+static void row_sourced(const char *label, json_t *v, json_t *source,
+			bool bits)
 {
 	row_start(label);
-	if (json_is_integer(bits))
-		printf("%" JSON_INTEGER_FORMAT " bits", json_integer_value(bits));
+	if (bits && json_is_integer(v))
+		printf("%" JSON_INTEGER_FORMAT " bits", json_integer_value(v));
 	else
-		print_scalar(bits);
+		print_scalar(v);
 	if (json_is_string(source))
 		printf(" (%s)", json_string_value(source));
 	putchar('\n');
@@ -262,6 +263,7 @@ static const struct host_field {
 	{ "kvm",		"KVM" },
 	{ "reason",		NULL },
 	{ "kvm_mode",		"KVM mode" },
+	{ "kvm_mode_source",	NULL },
 	{ "ipa_limit_bits",	"IPA limit" },
 	{ "ipa_limit_source",	NULL },
 	{ "pa_range_bits",	"PA range" },
@@ -302,12 +304,18 @@ static void host_print(json_t *info)
 			if (json_is_string(reason))
 				printf(" (%s)", json_string_value(reason));
 			putchar('\n');
+		} else if (!strcmp(f->key, "kvm_mode")) {
+			row_sourced(f->label, v,
+				    json_object_get(info, "kvm_mode_source"),
+				    false);
 		} else if (!strcmp(f->key, "ipa_limit_bits")) {
-			row_bits(f->label, v,
-				 json_object_get(info, "ipa_limit_source"));
+			row_sourced(f->label, v,
+				    json_object_get(info, "ipa_limit_source"),
+				    true);
 		} else if (!strcmp(f->key, "pa_range_bits")) {
-			row_bits(f->label, v,
-				 json_object_get(info, "pa_range_source"));
+			row_sourced(f->label, v,
+				    json_object_get(info, "pa_range_source"),
+				    true);
 		} else if (json_is_array(v)) {
 			row_list(f->label, v);
 		} else {
@@ -317,6 +325,9 @@ static void host_print(json_t *info)
 	/* a reason or source whose companion is missing still gets shown */
 	if (!json_object_get(info, "kvm") && (v = json_object_get(info, "reason")))
 		row_value("KVM", v);
+	if (!json_object_get(info, "kvm_mode") &&
+	    (v = json_object_get(info, "kvm_mode_source")))
+		row_value("KVM mode source", v);
 	if (!json_object_get(info, "ipa_limit_bits") &&
 	    (v = json_object_get(info, "ipa_limit_source")))
 		row_value("IPA limit source", v);

@@ -352,8 +352,6 @@ static int conn_read_msg(struct armvm *c, json_t **msg, int64_t deadline)
 				return -EMSGSIZE;
 			}
 		}
-		if (c->dead)
-			return c->dead;
 		r = conn_fill(c, deadline);
 		if (r < 0)
 			return r;
@@ -418,7 +416,11 @@ int armvm_call_timeout(struct armvm *c, const char *method, json_t *params,
 	}
 	r = conn_send_msg(c, req, deadline);
 	json_decref(req);
-	if (r < 0)
+	/*
+	 * A daemon that refuses a request (too large, say) answers before it
+	 * closes; read that answer rather than report a bare reset.
+	 */
+	if (r < 0 && r != -ECONNRESET)
 		return r;
 
 	for (;;) {

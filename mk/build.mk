@@ -27,9 +27,10 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -Isrc -Iclient \
-	-DARMVMD_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0)\" \
+	-DARMVMD_VERSION=\"$(VERSION)\" \
 	-DARMVMD_KVM=$(KVM)
 LIBS3P  := -lfdt -lz -ljansson -lev
 SYSLIBS := -lm -lpthread
@@ -83,7 +84,7 @@ $(O)/obj/%.o: %.c
 $(O)/libarmvm.a: $(client_obj)
 	$(call echo_cmd,AR,$@)$(AR) rcs $@ $^
 
-$(O)/armvmd: $(daemon_obj) $(rpc_obj) $(core_obj)
+$(O)/armvmd: $(daemon_obj) $(rpc_obj) $(core_obj) $(client_obj)
 	$(call echo_cmd,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/armvmctl: $(ctl_obj) $(O)/libarmvm.a
@@ -121,6 +122,12 @@ install: all
 	install -m 0755 $(O)/armvmctl $(DESTDIR)$(PREFIX)/bin/armvmctl
 	install -m 0644 $(O)/libarmvm.a $(DESTDIR)$(PREFIX)/lib/libarmvm.a
 	install -m 0644 client/libarmvm.h $(DESTDIR)$(PREFIX)/include/libarmvm.h
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		client/libarmvm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libarmvm.pc
+	install -m 0644 client/armvmctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/armvmctl
 	for m in man/*.[178]; do \
 		s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 	for u in systemd/*.service systemd/*.socket; do \

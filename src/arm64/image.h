@@ -16,6 +16,14 @@
 #define ZIMAGE_MAGIC		0x016f2818u	/* at offset 0x24 */
 /* a kernel larger than this, decompressed, is refused */
 #define IMAGE_MAX_SIZE		(256u << 20)
+/* booting.rst: image_size 0 (before 3.17) means text_offset 0x80000 */
+#define ARM64_LEGACY_TEXT_OFFSET 0x80000u
+/* zImage: start 0x28, end 0x2c, endianness flag 0x30 (when present) */
+#define ZIMAGE_HDR_SIZE		0x30
+#define ZIMAGE_ENDIAN_LE	0x04030201u
+#define ZIMAGE_ENDIAN_BE	0x01020304u
+/* a zImage is entered at RAM + 0x8000, like the kernel it unpacks */
+#define ZIMAGE_TEXT_OFFSET	0x8000u
 
 enum image_kind { IMAGE_ARM64, IMAGE_ZIMAGE };
 
@@ -39,7 +47,11 @@ struct image_info {
 int image_parse_arm64(const void *buf, size_t len, struct image_info *info,
 		      char *msg, size_t msglen);
 
-/* Parse an arm32 zImage header (magic, start, end).  0 or -EINVAL. */
+/*
+ * Parse an arm32 zImage header (magic, start, end).  0 or -EINVAL.
+ * image_size is end - start (must fit the buffer), text_offset 0x8000; a
+ * big-endian zImage (endianness flag at 0x30) is refused.
+ */
 int image_parse_zimage(const void *buf, size_t len, struct image_info *info,
 		       char *msg, size_t msglen);
 

@@ -54,6 +54,7 @@
 #define LAYOUT_IRQ_UART		1
 #define LAYOUT_IRQ_RTC		2
 #define LAYOUT_IRQ_GPIO		7
+#define LAYOUT_GPIO_POWER_LINE	3	/* PL061 line of the power key */
 #define LAYOUT_IRQ_VIRTIO	16	/* + slot */
 /* PPIs of the architected timer (INTID - 16) */
 #define LAYOUT_PPI_TIMER_SEC	13
@@ -75,6 +76,24 @@
 #define PAYLOAD_REGION_AARCH64	(512ULL << 20)
 #define PAYLOAD_REGION_AARCH32	(256ULL << 20)
 #define PAYLOAD_DTB_MAX		SZ_2M
+
+/* banks[0] holds the payload: smaller than this is refused */
+#define LAYOUT_MIN_KERNEL_BANK	(16ULL << 20)
+/* arm64 booting.rst: kernel and initrd within one 32 GiB aligned window */
+#define LAYOUT_KERNEL_WINDOW	(1ULL << 35)
+/* a 32-bit guest kernel (no LPAE at boot) must sit below 4 GiB */
+#define LAYOUT_AARCH32_LIMIT	(1ULL << 32)
+/*
+ * arm Booting: the zImage decompresses to RAM + 0x8000 and may move
+ * itself above that, so the initrd goes "just above the 128 MiB boundary
+ * from start of RAM" (half the region when the region is smaller).
+ */
+#define PAYLOAD_AARCH32_INITRD_FLOOR	(128ULL << 20)
+
+/* KVM without KVM_CAP_ARM_VM_IPA_SIZE gives every VM this IPA size */
+#define LAYOUT_FIXED_IPA_BITS	40
+/* KVM_VM_TYPE_ARM_IPA_SIZE() of linux/kvm.h, kept out of this pure file */
+#define LAYOUT_VM_TYPE_IPA(bits)	((unsigned long)(bits) & 0xffUL)
 
 enum guest_arch { GUEST_AARCH64, GUEST_AARCH32 };
 enum gic_version { GIC_AUTO = 0, GIC_V2 = 2, GIC_V3 = 3 };
@@ -125,7 +144,12 @@ struct ipa_plan {
  */
 int layout_parse_bank(const char *text, struct mem_bank *bank,
 		      char *msg, size_t msglen);
-/* Parse a size like "512M" or "1G" (bytes when there is no suffix). */
+/*
+ * Parse a size like "512M" or "1G" (bytes when there is no suffix).
+ * Suffixes K, M, G, T in either case, optionally followed by "iB" (binary
+ * multiples either way).  Returns 0, -EINVAL (empty, sign, junk) or
+ * -ERANGE (does not fit 64 bits).
+ */
 int layout_parse_size(const char *text, uint64_t *size);
 
 /*
@@ -133,6 +157,14 @@ int layout_parse_size(const char *text, uint64_t *size);
  * aligned) and check them: sizes and bases 2 MiB aligned, not below
  * LAYOUT_DEVICES_END, no overlaps, the kernel's bank below 2^48 (and below
  * 4 GiB for aarch32).  Returns 0 or -1 with err filled.
+ *
+ * This is also where the rest of the configuration is checked, so that
+ * vm.create needs one call: arch, 1..LAYOUT_MAX_BANKS banks, banks[0] at
+ * least LAYOUT_MIN_KERNEL_BANK, vcpus 1..LAYOUT_MAX_VCPUS_GICV3 (at most
+ * LAYOUT_MAX_VCPUS_GICV2 with GIC_V2).  Malformed input fails with
+ * ARMVM_E_INVALID_PARAMS; a kernel bank beyond what the boot protocol can
+ * address (2^48, or 4 GiB for aarch32) with ARMVM_E_IPA and
+ * highest_address/needed_bits set.
  */
 int layout_place_banks(struct vm_config *cfg, struct layout_error *err);
 
@@ -177,8 +209,11 @@ uint64_t layout_payload_region_size(enum guest_arch arch, uint64_t bank_size);
  * aarch64 per booting.rst (kernel at a 2 MiB aligned base + text_offset,
  * image_size reserved; initrd after it, 4 KiB aligned; DTB 8-byte aligned
  * in the region's last 2 MiB; kernel and initrd in one 32 GiB window);
- * aarch32 zImage at RAM + text_offset (0x8000).  Returns 0 or -1 with err
- * (ARMVM_E_PAYLOAD and the sizes) filled.
+ * aarch32 zImage at RAM + text_offset (0x8000), its initrd no lower than
+ * PAYLOAD_AARCH32_INITRD_FLOOR (half the region if smaller) above RAM so
+ * the decompressor cannot overwrite it.  The reserve is the larger of
+ * kernel_size and kernel_file_size.  Returns 0 or -1 with err
+ * (ARMVM_E_PAYLOAD and the sizes) filled; no initrd: initrd_base 0.
  */
 int layout_place_payload(const struct vm_config *cfg,
 			 const struct payload_input *in,

@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 #include "daemon/server.h"
 #include "rpc/methods.h"
 #include "util/log.h"
+#if ARMVMD_KVM
+#include "vm/worker.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -19,7 +23,10 @@ static void usage(FILE *f)
 		"\n"
 		"  -s, --socket PATH      listen on PATH (default $ARMVMD_SOCKET or\n"
 		"                         " ARMVM_DEFAULT_SOCKET ")\n"
+		"  -r, --runtime-dir DIR  per-VM sockets and logs (default $ARMVMD_RUNTIME_DIR\n"
+		"                         or /run/armvmd)\n"
 		"  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
+		"      --foreground       accepted; armvmd never forks\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n");
 }
@@ -35,20 +42,37 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "foreground", no_argument, NULL, 'F' },
+		{ "runtime-dir", required_argument, NULL, 'r' },
+		{ "worker", required_argument, NULL, 'W' },
+		{ "status-fd", required_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = getenv("ARMVMD_SOCKET");
-	struct daemon d = { 0 };
+	const char *runtime_dir = getenv("ARMVMD_RUNTIME_DIR");
+	const char *worker_dir = NULL;
+	int status_fd = -1;
+	ssize_t n;
+	struct daemon d = { .log_level = LOG_INFO };
 	struct server srv = { .listen_fd = -1 };
 	ev_signal sigterm, sigint;
 	struct ev_loop *loop;
 	enum log_level level;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:l:Vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:l:Vh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'r':
+			runtime_dir = optarg;
+			break;
+		case 'W':
+			worker_dir = optarg;
+			break;
+		case 'S':
+			status_fd = atoi(optarg);
+			break;
 		case 's':
 			socket_path = optarg;
 			break;
@@ -58,7 +82,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			log_set_level(level);
+			d.log_level = level;
 			break;
+		case 'F':
+			break;		/* armvmd never forks: the option states intent */
 		case 'V':
 			printf("armvmd %s\n", ARMVMD_VERSION);
 			return 0;
@@ -75,8 +102,31 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (worker_dir) {
+#if ARMVMD_KVM
+		return worker_main(worker_dir, status_fd);
+#else
+		fprintf(stderr, "armvmd: this build has no KVM support for "
+			"--worker (status fd %d)\n", status_fd);
+		return 2;
+#endif
+	}
 	if (!socket_path || !*socket_path)
 		socket_path = ARMVM_DEFAULT_SOCKET;
+	if (!runtime_dir || !*runtime_dir)
+		runtime_dir = "/run/armvmd";
+	if (strlen(runtime_dir) > RUNTIME_DIR_MAX) {
+		log_error("runtime dir %s: longer than %d bytes (socket paths must fit)",
+			  runtime_dir, RUNTIME_DIR_MAX);
+		return 2;
+	}
+	snprintf(d.runtime_dir, sizeof(d.runtime_dir), "%s", runtime_dir);
+	n = readlink("/proc/self/exe", d.self_exe, sizeof(d.self_exe) - 1);
+	if (n <= 0) {
+		log_error("cannot find my own executable: %s", strerror(errno));
+		return 1;
+	}
+	d.self_exe[n] = '\0';
 
 	signal(SIGPIPE, SIG_IGN);
 	loop = ev_default_loop(EVFLAG_AUTO);
@@ -99,6 +149,7 @@ int main(int argc, char **argv)
 	ev_run(loop, 0);
 
 	server_close(&srv);
+	/* workers keep running: a new armvmd can find them in the runtime dir */
 	log_info("stopped");
 	return 0;
 }

@@ -5,6 +5,14 @@
 static const struct rpc_method *const method_list[] = {
 	&rpc_host_info,
 	&rpc_rpc_methods,
+	&rpc_vm_create,
+	&rpc_vm_layout,
+	&rpc_vm_start,
+	&rpc_vm_stop,
+	&rpc_vm_destroy,
+	&rpc_vm_list,
+	&rpc_vm_info,
+	&rpc_vm_console,
 	NULL,
 };
 

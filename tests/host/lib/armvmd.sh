@@ -9,7 +9,8 @@
 #   need_tool NAME             print the path of test tool NAME, skip if absent
 #   armvmd_start [ARGS...]     start armvmd --socket $ARMVMD_SOCKET ARGS in the
 #                              background, log to $CASE_TMP/armvmd[-N].log, wait
-#                              (10 s) for the socket; sets ARMVMD_PID, ARMVMD_LOG
+#                              (10 s) for the socket (a new one if a socket was
+#                              already there); sets ARMVMD_PID, ARMVMD_LOG
 #   armvmd_stop [SECONDS] [SIG] send SIG (TERM) to $ARMVMD_PID, wait for exit
 #                              (5 s); sets ARMVMD_RC; fails if it does not exit
 #   ctl ARGS...                armvmctl --socket $ARMVMD_SOCKET ARGS
@@ -50,12 +51,19 @@ armvmd_start() {
 		ARMVMD_LOG=$CASE_TMP/armvmd-$_armvmd_n.log
 	fi
 	mkdir -p "$(dirname "$ARMVMD_SOCKET")"
+	# a socket already there (stale, or another daemon's) does not count:
+	# wait for a new one (another inode)
+	_old=
+	[ -S "$ARMVMD_SOCKET" ] && _old=$(stat -c %i "$ARMVMD_SOCKET" 2>/dev/null)
 	printf '$ %s --socket %s %s &   (log: %s)\n' "$ARMVMD" "$ARMVMD_SOCKET" "$*" "$ARMVMD_LOG"
 	"$ARMVMD" --socket "$ARMVMD_SOCKET" "$@" >"$ARMVMD_LOG" 2>&1 </dev/null &
 	ARMVMD_PID=$!
 	_n=100
 	while [ "$_n" -gt 0 ]; do
-		[ -S "$ARMVMD_SOCKET" ] && break
+		if [ -S "$ARMVMD_SOCKET" ]; then
+			[ -z "$_old" ] && break
+			[ "$(stat -c %i "$ARMVMD_SOCKET" 2>/dev/null)" != "$_old" ] && break
+		fi
 		if ! proc_alive "$ARMVMD_PID"; then
 			wait "$ARMVMD_PID"
 			_rc=$?
@@ -65,7 +73,7 @@ armvmd_start() {
 		sleep 0.1
 		_n=$((_n - 1))
 	done
-	if [ ! -S "$ARMVMD_SOCKET" ]; then
+	if [ "$_n" = 0 ]; then
 		show_log "$ARMVMD_LOG"
 		fail "armvmd did not create $ARMVMD_SOCKET within 10 s"
 	fi

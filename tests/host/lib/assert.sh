@@ -22,7 +22,7 @@ note() {
 
 _reason() {
 	if [ -n "${CASE_REASON_FILE:-}" ] && [ ! -s "$CASE_REASON_FILE" ]; then
-		printf '%s\n' "$*" | tr '\n' ' ' | cut -c1-300 >"$CASE_REASON_FILE"
+		printf '%s\n' "$*" | tr '\n' ' ' | sed 's/ *$//' | cut -c1-300 >"$CASE_REASON_FILE"
 	fi
 }
 

@@ -10,11 +10,11 @@ QEMU=${QEMU:-qemu-system-aarch64}
 
 # The host configurations of `make check`:
 #   LABEL  CPU  GIC  KERNEL  APPEND(comma-separated, - for none)
-# Order matters: check starts them in this order, slowest first.
+# Order matters: check starts them in this order, longest first.
 HOST_TABLE="
+max61       max         3 6.1  -
 max612      max         3 6.12 -
 a53         cortex-a53  3 6.1  -
-max61       max         3 6.1  -
 a57         cortex-a57  3 6.1  -
 max61-nvhe  max         3 6.1  kvm-arm.mode=nvhe
 max61-prot  max         3 6.1  kvm-arm.mode=protected
@@ -79,7 +79,7 @@ kernel_path() {
 #   max -> IPA 48 on 6.1, 52 on 6.12 (LPA2), VHE;
 #   kvm-arm.mode=nvhe|protected select those modes (on max).
 host_expect() {
-	local cpu=${1%%,*} kernel=$2 append=$3 ipa= mode=
+	local cpu=${1%%,*} kernel=$2 append=$3 ipa='' mode=''
 	case $cpu in
 	cortex-a53) ipa=40 ;;
 	cortex-a57 | cortex-a72) ipa=44 ;;

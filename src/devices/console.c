@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "devices/console.h"
+#include "util/log.h"
+
+static void client_drop(struct console_client *cl)
+{
+	ev_io_stop(cl->con->loop, &cl->watcher);
+	close(cl->fd);
+	cl->fd = -1;
+}
+
+/* On the loop: move pending output to the log file and the clients. */
+static void console_drain(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct console *con = w->data;
+	char *buf;
+	size_t len;
+
+	pthread_mutex_lock(&con->lock);
+	buf = con->pending;
+	len = con->pending_len;
+	con->pending = NULL;
+	con->pending_len = 0;
+	pthread_mutex_unlock(&con->lock);
+	if (!buf)
+		return;
+	if (con->log_fd >= 0) {
+		size_t off = 0;
+
+		while (off < len) {
+			ssize_t n = write(con->log_fd, buf + off, len - off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+	}
+	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++) {
+		struct console_client *cl = &con->clients[i];
+
+		/* an attached terminal that cannot keep up loses output
+		 * rather than stalling the guest; the log has it all */
+		if (cl->fd >= 0 &&
+		    send(cl->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+		    errno != EAGAIN && errno != EWOULDBLOCK)
+			client_drop(cl);
+	}
+	free(buf);
+}
+
+void console_write(struct console *con, const uint8_t *buf, size_t len)
+{
+	bool wake;
+
+	pthread_mutex_lock(&con->lock);
+	for (size_t i = 0; i < len; i++)
+		con->ring[(con->total + i) % CONSOLE_RING_SIZE] = (char)buf[i];
+	con->total += len;
+	wake = con->pending_len == 0;
+	if (con->pending_len + len <= CONSOLE_PENDING_MAX) {
+		char *n = realloc(con->pending, con->pending_len + len);
+
+		if (n) {
+			memcpy(n + con->pending_len, buf, len);
+			con->pending = n;
+			con->pending_len += len;
+		} else {
+			con->dropped += len;
+		}
+	} else {
+		con->dropped += len;
+	}
+	pthread_mutex_unlock(&con->lock);
+	if (wake)
+		ev_async_send(con->loop, &con->wake);
+}
+
+char *console_tail(struct console *con, size_t max, size_t *len,
+		   uint64_t *total)
+{
+	char *out;
+	uint64_t n, start;
+
+	pthread_mutex_lock(&con->lock);
+	n = con->total < CONSOLE_RING_SIZE ? con->total : CONSOLE_RING_SIZE;
+	if (n > max)
+		n = max;
+	start = con->total - n;
+	out = malloc(n + 1);
+	if (out) {
+		for (uint64_t i = 0; i < n; i++)
+			out[i] = con->ring[(start + i) % CONSOLE_RING_SIZE];
+		out[n] = '\0';
+		*len = n;
+	}
+	if (total)
+		*total = con->total;
+	pthread_mutex_unlock(&con->lock);
+	return out;
+}
+
+static void client_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct console_client *cl = w->data;
+	uint8_t buf[512];
+	ssize_t n = recv(cl->fd, buf, sizeof(buf), 0);
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		client_drop(cl);
+		return;
+	}
+	if (cl->con->input)
+		cl->con->input(cl->con->input_opaque, buf, (size_t)n);
+}
+
+static void console_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct console *con = w->data;
+	int fd = accept4(con->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++) {
+		struct console_client *cl = &con->clients[i];
+
+		if (cl->fd >= 0)
+			continue;
+		cl->fd = fd;
+		cl->con = con;
+		ev_io_init(&cl->watcher, client_read, fd, EV_READ);
+		cl->watcher.data = cl;
+		ev_io_start(loop, &cl->watcher);
+		return;
+	}
+	log_warn("console: too many attached clients");
+	close(fd);
+}
+
+int console_init(struct console *con, struct ev_loop *loop, const char *log_path)
+{
+	memset(con, 0, sizeof(*con));
+	pthread_mutex_init(&con->lock, NULL);
+	con->loop = loop;
+	con->listen_fd = -1;
+	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
+		con->clients[i].fd = -1;
+	con->log_fd = -1;
+	if (log_path) {
+		con->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (con->log_fd < 0)
+			return log_errno(-errno, "console log %s", log_path);
+	}
+	ev_async_init(&con->wake, console_drain);
+	con->wake.data = con;
+	ev_async_start(loop, &con->wake);
+	return 0;
+}
+
+int console_listen(struct console *con, const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(fd, 4) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	chmod(path, 0660);
+	con->listen_fd = fd;
+	ev_io_init(&con->accept_watcher, console_accept, fd, EV_READ);
+	con->accept_watcher.data = con;
+	ev_io_start(con->loop, &con->accept_watcher);
+	return 0;
+}
+
+void console_close(struct console *con)
+{
+	console_drain(con->loop, &con->wake, 0);
+	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
+		if (con->clients[i].fd >= 0)
+			client_drop(&con->clients[i]);
+	if (con->listen_fd >= 0) {
+		ev_io_stop(con->loop, &con->accept_watcher);
+		close(con->listen_fd);
+		con->listen_fd = -1;
+	}
+	ev_async_stop(con->loop, &con->wake);
+	if (con->log_fd >= 0)
+		close(con->log_fd);
+	con->log_fd = -1;
+}

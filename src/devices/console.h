@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A VM's console: what the guest writes (from a vCPU thread) goes into an
+ * in-memory ring at once and, on the worker's event loop, to the log file
+ * and to attached clients.  What attached clients type goes to an input
+ * callback (the UART's receive FIFO).
+ */
+#ifndef ARMVMD_CONSOLE_H
+#define ARMVMD_CONSOLE_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONSOLE_RING_SIZE	(64u << 10)
+#define CONSOLE_PENDING_MAX	(256u << 10)
+#define CONSOLE_MAX_CLIENTS	8
+
+struct console_client {
+	int fd;
+	ev_io watcher;
+	struct console *con;
+};
+
+struct console {
+	pthread_mutex_t lock;
+	char ring[CONSOLE_RING_SIZE];
+	uint64_t total;			/* bytes ever written */
+	char *pending;			/* not yet in the log file */
+	size_t pending_len;
+	uint64_t dropped;		/* when the loop could not keep up */
+
+	struct ev_loop *loop;
+	ev_async wake;
+	int log_fd;
+	int listen_fd;
+	ev_io accept_watcher;
+	struct console_client clients[CONSOLE_MAX_CLIENTS];
+
+	/* input from clients; may be NULL */
+	void (*input)(void *opaque, const uint8_t *buf, size_t len);
+	void *input_opaque;
+};
+
+int console_init(struct console *con, struct ev_loop *loop, const char *log_path);
+/* Serve attach clients on a Unix socket at path (raw bytes both ways). */
+int console_listen(struct console *con, const char *path);
+void console_close(struct console *con);
+
+/* Any thread: append guest output. */
+void console_write(struct console *con, const uint8_t *buf, size_t len);
+
+/* Copy the last at most max bytes of output into a new string. */
+char *console_tail(struct console *con, size_t max, size_t *len,
+		   uint64_t *total);
+
+#endif

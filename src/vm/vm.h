@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One KVM virtual machine, owned by its worker process: the KVM fds, guest
+ * memory, vCPU threads and devices all hang off struct vm.
+ */
+#ifndef ARMVMD_VM_H
+#define ARMVMD_VM_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "arm64/plan.h"
+#include "devices/bus.h"
+#include "devices/console.h"
+#include "devices/pl031.h"
+#include "devices/uart8250.h"
+
+struct vm;
+
+enum vcpu_action { VCPU_CONTINUE, VCPU_STOP };
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+	uint64_t mpidr;
+	uint64_t exits, mmio_exits;
+};
+
+struct guest_bank {
+	uint64_t gpa, size;
+	uint8_t *hva;
+	size_t map_size;
+	void *map;			/* what munmap gets back */
+};
+
+/* why the vCPUs stopped; handled on the worker's loop */
+enum vm_event {
+	VM_EVENT_NONE,
+	VM_EVENT_STOP,			/* asked to (vm.stop) */
+	VM_EVENT_POWEROFF,		/* PSCI SYSTEM_OFF */
+	VM_EVENT_RESET,			/* PSCI SYSTEM_RESET */
+	VM_EVENT_ERROR,			/* KVM_RUN failed or an exit we cannot handle */
+};
+
+struct vm {
+	struct vm_plan plan;
+	int kvm_fd, vm_fd, gic_fd;
+	unsigned nbanks;
+	struct guest_bank banks[LAYOUT_MAX_BANKS];
+	unsigned nvcpus;
+	struct vcpu *vcpus;
+	struct mmio_bus bus;
+	struct console console;
+	struct uart8250 uart;
+	struct pl031 rtc;
+
+	struct ev_loop *loop;
+	ev_async event_async;		/* vCPU thread -> loop */
+	pthread_mutex_t lock;
+	enum vm_event event;
+	char event_detail[160];
+	bool running;
+	bool stopping;			/* vCPUs are told to leave KVM_RUN */
+	struct timespec started;
+	unsigned resets;
+
+	/* the worker's reaction to an event, on the loop */
+	void (*on_event)(struct vm *vm, enum vm_event ev, const char *detail);
+};
+
+/*
+ * Create the VM of plan: KVM VM with the planned IPA size, memory banks,
+ * vCPUs, GIC, devices, boot images and DTB loaded.  -errno (logged) on
+ * failure, with msg saying what failed; vm_destroy() cleans up either way.
+ */
+int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
+	     const char *console_log, char *msg, size_t msglen);
+int vm_start(struct vm *vm);
+/* Kick every vCPU out of KVM_RUN and join the threads. */
+void vm_halt(struct vm *vm);
+/* PSCI SYSTEM_RESET: reload the payload and start again, in place. */
+int vm_reset(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* From a vCPU thread: stop all vCPUs and tell the loop why. */
+void vm_post_event(struct vm *vm, enum vm_event ev, const char *detail);
+
+/* GIC SPI line (vCPU threads and the loop). */
+void vm_set_irq(void *opaque, unsigned spi, bool level);
+
+/* guest memory through one checked door: NULL if [gpa, gpa+len) is not RAM */
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id);
+int vcpu_reset(struct vcpu *v, uint64_t entry, uint64_t dtb, bool boot);
+int vcpu_start(struct vcpu *v);
+void vcpu_kick(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+
+#endif
