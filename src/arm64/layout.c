@@ -244,8 +244,7 @@ static int place_one(struct vm_config *cfg, unsigned i, uint64_t top,
 
 	if (!b->base_given) {
 		/* the first bank at LAYOUT_RAM_BASE, later ones after the
-		 * highest end so far; top is 2 MiB aligned when all is well,
-		 * but a bad earlier bank is reported below, not here */
+		 * highest end so far (aligned already: earlier banks passed) */
 		uint64_t base = i == 0 ? LAYOUT_RAM_BASE : top;
 
 		if (!align_up(base, SZ_2M, &b->base)) {
@@ -600,17 +599,21 @@ int layout_place_payload(const struct vm_config *cfg,
 	/* everything up to the initrd's end, plus the DTB's 2 MiB block */
 	needed = sat_add(initrd_end - plan->region_base, SZ_2M);
 	if (plan->region_size < 2 * SZ_2M || initrd_end > plan->dtb_base) {
-		char rs[32], ds[32];
+		char rs[32], ds[32], why[96] = "";
 
 		payload_fail(err, plan, kernel, in, needed);
 		fmt_size(plan->region_size, rs, sizeof(rs));
 		fmt_size(in->dtb_size, ds, sizeof(ds));
+		if (in->initrd_size && initrd_floor > plan->kernel_end)
+			snprintf(why, sizeof(why), " (initrd at +%" PRIu64
+				 " MiB, clear of the zImage decompressor)",
+				 mib_up(initrd_floor - plan->region_base));
 		return err_msg(err, "kernel (%" PRIu64 " MiB reserved), initrd "
-			       "(%" PRIu64 " MiB) and device tree (%s, in its own"
-			       " 2 MiB block) need %" PRIu64 " MiB, more than "
-			       "the %s %s payload region at the start of bank 0",
+			       "(%" PRIu64 " MiB) and device tree (%s, own 2 MiB "
+			       "block) need %" PRIu64 " MiB%s; the %s payload "
+			       "region at the start of bank 0 is %s",
 			       mib_up(kernel), mib_up(in->initrd_size), ds,
-			       mib_up(needed), rs, arch);
+			       mib_up(needed), why, arch, rs);
 	}
 
 	/* booting.rst: kernel and initrd inside one 32 GiB aligned window */

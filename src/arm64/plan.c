@@ -202,8 +202,7 @@ int plan_build(json_t *spec, const struct plan_host *host,
 	/* the images: headers and sizes only, nothing is loaded yet */
 	if (image_load_kernel(plan->kernel, plan->cfg.arch == GUEST_AARCH32,
 			      &plan->kimg, NULL, msg, sizeof(msg)) < 0)
-		return plan_fail(err, ARMVM_E_IMAGE, "kernel %s: %s",
-				 plan->kernel, msg);
+		return plan_fail(err, ARMVM_E_IMAGE, "kernel: %s", msg);
 	plan->in.kernel_size = plan->kimg.image_size;
 	plan->in.kernel_file_size = plan->kimg.file_size;
 	plan->in.text_offset = plan->kimg.text_offset;

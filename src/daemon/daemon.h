@@ -76,8 +76,10 @@ struct vm_entry *registry_add(struct daemon *d, const char *name);
 void registry_remove(struct vm_entry *e);
 /* Spawn the worker for e (state creating); done() answers e->pending. */
 int registry_spawn(struct vm_entry *e, char *msg, size_t msglen);
-/* Kill the worker (if any) and wait for it. */
-void registry_kill(struct vm_entry *e);
+/* Wait grace_ms for the worker to exit, then kill it, and reap it. */
+void registry_kill(struct vm_entry *e, int grace_ms);
+/* Remove a VM's runtime directory and the files in it. */
+void registry_remove_dir(const char *dir);
 /* A blocking call to e's worker.  Returns what armvm_call returns. */
 int registry_worker_call(struct vm_entry *e, const char *method, json_t *params,
 			 json_t **result, int timeout_ms);

@@ -66,7 +66,7 @@ struct vm_entry *registry_add(struct daemon *d, const char *name)
 	return e;
 }
 
-static void remove_dir(const char *dir)
+void registry_remove_dir(const char *dir)
 {
 	DIR *dh = opendir(dir);
 	struct dirent *de;
@@ -97,7 +97,7 @@ void registry_remove(struct vm_entry *e)
 {
 	struct vm_entry **pp;
 
-	registry_kill(e);
+	registry_kill(e, 0);
 	status_stop(e);
 	for (pp = &e->d->vms; *pp; pp = &(*pp)->next) {
 		if (*pp == e) {
@@ -108,7 +108,7 @@ void registry_remove(struct vm_entry *e)
 	if (e->pending)
 		rpc_deferred_fail(e->pending, ARMVM_E_NO_VM, NULL, "VM %s was destroyed",
 				  e->name);
-	remove_dir(e->dir);
+	registry_remove_dir(e->dir);
 	json_decref(e->params);
 	free(e->plan);
 	free(e);
@@ -125,13 +125,21 @@ void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 		clock_gettime(CLOCK_MONOTONIC, &e->started_at);
 }
 
-void registry_kill(struct vm_entry *e)
+void registry_kill(struct vm_entry *e, int grace_ms)
 {
 	int status;
 
 	if (!e->pid)
 		return;
 	ev_child_stop(e->d->loop, &e->child_watcher);
+	/* a worker that was told to stop gets a moment to exit by itself */
+	for (int waited = 0; waited < grace_ms; waited += 10) {
+		if (waitpid(e->pid, &status, WNOHANG) == e->pid) {
+			e->pid = 0;
+			return;
+		}
+		usleep(10000);
+	}
 	kill(e->pid, SIGKILL);
 	while (waitpid(e->pid, &status, 0) < 0 && errno == EINTR)
 		;

@@ -191,6 +191,7 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	e->params = spec;
 	e->plan = plan;
 	e->start_when_ready = !start || json_is_true(start);
+	registry_remove_dir(e->dir);	/* leftovers of an earlier VM of that name */
 	if (registry_spawn(e, msg, sizeof(msg)) < 0) {
 		registry_remove(e);
 		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "%s", msg);
@@ -241,7 +242,7 @@ static int m_stop(struct rpc_call *call, json_t *params, json_t **result)
 		log_warn("VM %s: worker did not stop on request (%s): killing it",
 			 e->name, armvm_strerror(r, NULL));
 	/* the worker exits by itself after answering; make sure of it */
-	registry_kill(e);
+	registry_kill(e, r == ARMVM_OK ? 2000 : 0);
 	registry_set_state(e, VM_STOPPED, "stopped on request");
 	*result = vm_entry_json(e);
 	return 0;

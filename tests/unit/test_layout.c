@@ -655,6 +655,7 @@ static void test_payload_351m_initrd(void **state)
 	assert_non_null(strstr(err.message, "351 MiB"));
 	assert_non_null(strstr(err.message, "256 MiB"));
 	assert_non_null(strstr(err.message, "aarch32"));
+	assert_non_null(strstr(err.message, "+128 MiB"));
 }
 
 static void test_payload_clipped(void **state)

@@ -213,6 +213,54 @@ build_base() {
 	echo "$out"
 }
 
+# case_needs_guests FILE: the case boots guests ("# needs: guests" header,
+# or it calls need_guest from lib/guest.sh)
+case_needs_guests() {
+	case " $(case_header "$1" needs) " in
+	*" guest"*) return 0 ;;
+	esac
+	grep -q '^[[:space:]]*need_guest\b' "$1"
+}
+
+# guest_part KVER: print the path of the cached initramfs part with the
+# guest payloads for lib/guest.sh, in /usr/lib/armvmd-guests/: Image (the
+# host's own kernel, uncompressed as in the cache) and linux.cpio.gz
+# (tests/guests/mkinitrd with our busybox)
+guest_part() {
+	local kernel key out stage tmp
+	local busybox=$CACHE/pkg/busybox-arm64/bin/busybox
+	kernel=$(kernel_path "$1") || die "no kernel $1 in $CACHE/kernels"
+	[ -x "$TOP/tests/guests/mkinitrd" ] || die "tests/guests/mkinitrd missing"
+	mkdir -p "$HOSTBUILD/initramfs"
+	key=$(
+		{
+			echo "armvmd-host-guests v1 $1"
+			stat -L -c '%n %s %Y' "$kernel"
+			sha256sum "$busybox" "$TOP"/tests/guests/*
+		} | sha256sum | cut -c1-16
+	)
+	out=$HOSTBUILD/initramfs/guests-$key.cpio.gz
+	if [ -s "$out" ]; then
+		echo "$out"
+		return 0
+	fi
+	stage=$(mktemp -d "$HOSTBUILD/initramfs/gstage.XXXXXX")
+	mkdir -p "$stage/usr/lib/armvmd-guests"
+	cp "$kernel" "$stage/usr/lib/armvmd-guests/Image"
+	"$TOP/tests/guests/mkinitrd" "$busybox" "$stage/usr/lib/armvmd-guests/linux.cpio.gz" ||
+		{ rm -rf "$stage"; die "tests/guests/mkinitrd failed"; }
+	tmp=$out.tmp.$$
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0 | gzip -6 -n) >"$tmp" || {
+		rm -rf "$stage" "$tmp"
+		die "could not build the guest payload part"
+	}
+	rm -rf "$stage"
+	mv -f "$tmp" "$out"
+	ls -1t "$HOSTBUILD"/initramfs/guests-*.cpio.gz 2>/dev/null | tail -n +7 | xargs -r rm -f
+	echo "$out"
+}
+
 # shell-quote a value for the sh config file
 shq() {
 	printf "'%s'" "${1//\'/\'\\\'\'}"
