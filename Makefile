@@ -20,7 +20,7 @@ SYSROOT := $(CACHE)/sysroot-arm64
 SUBMAKE = $(MAKE) --no-print-directory -f mk/build.mk V=$(V) WERROR=$(WERROR)
 
 .PHONY: all native aarch64 deps ensure-deps check unit hosttest demo install clean \
-	distclean matrix bench
+	distclean
 
 ifeq ($(MACHINE),aarch64)
 all: aarch64
@@ -60,11 +60,6 @@ demo: ensure-deps
 	@$(MAKE) --no-print-directory all
 	@tests/host/demo
 
-matrix: all
-	@tests/host/matrix
-
-bench: all
-	@echo "make bench: not part of this milestone yet" >&2; exit 2
 
 install: all
 	@$(SUBMAKE) O=build/$(if $(filter aarch64,$(MACHINE)),aarch64,native) \

@@ -8,11 +8,20 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libarmvm.h"
@@ -42,7 +51,15 @@ struct ctl_cmd {
 	int (*run)(struct ctl *ctl, const struct ctl_cmd *cmd,
 		   int argc, char **argv);
 	const char *usage;	/* arguments after the command name */
+	const char *brief;	/* shorter usage for the command list */
 	const char *doc;
+	const char *help;	/* its options, for "help COMMAND"; may be NULL */
+	/* the commands that take options (cmd_options): */
+	const struct option *opts;	/* NULL: --json only */
+	const char *method;		/* the RPC method it calls */
+	bool name_arg;			/* its one operand is a VM name */
+	const char *required;		/* parameter that must be given */
+	void (*show)(json_t *result);	/* readable rendering */
 };
 
 static const struct ctl_cmd *cmd_find(const char *name);
@@ -66,6 +83,12 @@ static int ctl_usage_error(const struct ctl_cmd *cmd)
 	return CTL_USAGE;
 }
 
+static int ctl_oom(void)
+{
+	ctl_err("out of memory");
+	return CTL_TRANSPORT;
+}
+
 static void json_print(FILE *f, json_t *j, size_t flags)
 {
 	char *s = json_dumps(j, flags | JSON_ENCODE_ANY);
@@ -76,6 +99,236 @@ static void json_print(FILE *f, json_t *j, size_t flags)
 	}
 	fputc('\n', f);
 }
+
+/* ---- small helpers for results ---- */
+
+static const char *jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s ? s : dflt;
+}
+
+/* a member that is a number, or an address written as "0x..." */
+static bool jnum(json_t *o, const char *key, uint64_t *v)
+{
+	json_t *j = json_object_get(o, key);
+	const char *s = json_string_value(j);
+	char *end;
+
+	if (json_is_integer(j)) {
+		*v = (uint64_t)json_integer_value(j);
+		return true;
+	}
+	if (!s)
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return !errno && end != s && !*end;
+}
+
+/* "512 MiB", "1.5 GiB", "4 KiB", "12 B" */
+static const char *human_size(uint64_t v, char *buf, size_t len)
+{
+	static const char *const unit[] = {
+		"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB",
+	};
+	uint64_t div = 1;
+	unsigned u = 0;
+
+	while (u < 6 && v / div >= 1024) {
+		div *= 1024;
+		u++;
+	}
+	if (v % div == 0)
+		snprintf(buf, len, "%" PRIu64 " %s", v / div, unit[u]);
+	else
+		snprintf(buf, len, "%.1f %s", (double)v / (double)div, unit[u]);
+	return buf;
+}
+
+static void print_scalar(FILE *f, json_t *v)
+{
+	char *s;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		fputs(json_string_value(v), f);
+		break;
+	case JSON_TRUE:
+		fputs("yes", f);
+		break;
+	case JSON_FALSE:
+		fputs("no", f);
+		break;
+	case JSON_NULL:
+		fputs("unknown", f);
+		break;
+	case JSON_INTEGER:
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	default:
+		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		fputs(s ? s : "?", f);
+		free(s);
+	}
+}
+
+/* ---- errors ---- */
+
+enum detail_kind { D_INT, D_STR, D_SIZE, D_LIST };
+
+/* one member of an error's data, written as before VALUE after */
+struct detail_field {
+	const char *key;
+	const char *before;
+	const char *after;
+	enum detail_kind kind;
+};
+
+static const struct detail_field ipa_detail[] = {
+	{ "needed_bits",	"needed ",		" bits",	D_INT },
+	{ "requested_bits",	", requested ",		"",		D_INT },
+	{ "host_limit_bits",	", host limit ",	"",		D_INT },
+	{ "highest_address",	", highest address ",	"",		D_STR },
+	{ NULL, NULL, NULL, D_INT },
+};
+
+static const struct detail_field payload_detail[] = {
+	{ "region_size",	"payload region ",	"",		D_SIZE },
+	{ "kernel_size",	": kernel ",		"",		D_SIZE },
+	{ "initrd_size",	", initrd ",		"",		D_SIZE },
+	{ "dtb_size",		", DTB ",		"",		D_SIZE },
+	{ "needed_size",	"; needed ",		"",		D_SIZE },
+	{ NULL, NULL, NULL, D_INT },
+};
+
+static const struct detail_field state_detail[] = {
+	{ "name",		"VM ",			"",		D_STR },
+	{ "state",		" is ",			"",		D_STR },
+	{ "allowed",		"; allowed when ",	"",		D_LIST },
+	{ NULL, NULL, NULL, D_INT },
+};
+
+static const struct detail_field param_detail[] = {
+	{ "param",		"parameter ",		"",		D_STR },
+	{ "reason",		": ",			"",		D_STR },
+	{ "expected",		" (expected ",		")",		D_STR },
+	{ NULL, NULL, NULL, D_INT },
+};
+
+static bool detail_value(FILE *f, json_t *v, enum detail_kind kind)
+{
+	char buf[32];
+	size_t i;
+	json_t *s;
+
+	switch (kind) {
+	case D_INT:
+		if (!json_is_integer(v))
+			return false;
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return true;
+	case D_SIZE:
+		if (!json_is_integer(v))
+			return false;
+		fputs(human_size((uint64_t)json_integer_value(v), buf,
+				 sizeof(buf)), f);
+		return true;
+	case D_LIST:
+		if (!json_is_array(v))
+			return false;
+		json_array_foreach(v, i, s) {
+			fputs(i == 0 ? "" : i + 1 < json_array_size(v) ? ", "
+			      : " or ", f);
+			print_scalar(f, s);
+		}
+		return true;
+	default:
+		if (!v || json_is_null(v))
+			return false;
+		print_scalar(f, v);
+		return true;
+	}
+}
+
+static void detail_print(json_t *data, const struct detail_field *fields)
+{
+	const struct detail_field *f;
+	json_t *v;
+
+	fputs("  ", stderr);
+	for (f = fields; f->key; f++) {
+		v = json_object_get(data, f->key);
+		if (!v || json_is_null(v))
+			continue;
+		fputs(f->before, stderr);
+		detail_value(stderr, v, f->kind);
+		fputs(f->after, stderr);
+	}
+	fputc('\n', stderr);
+}
+
+/* data of a code without its own rendering: "key: value" lines */
+static void detail_generic(json_t *data)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(data, key, v) {
+		fprintf(stderr, "  %s: ", key);
+		print_scalar(stderr, v);
+		fputc('\n', stderr);
+	}
+}
+
+static void error_detail(const struct armvm_error *e)
+{
+	if (!json_is_object(e->data) || !json_object_size(e->data))
+		return;
+	switch (e->code) {
+	case ARMVM_E_IPA:
+		detail_print(e->data, ipa_detail);
+		break;
+	case ARMVM_E_PAYLOAD:
+		detail_print(e->data, payload_detail);
+		break;
+	case ARMVM_E_STATE:
+		detail_print(e->data, state_detail);
+		break;
+	case ARMVM_E_INVALID_PARAMS:
+		detail_print(e->data, param_detail);
+		break;
+	case ARMVM_E_NO_KVM:	/* the message says it all */
+	case ARMVM_E_NO_VM:
+	case ARMVM_E_EXISTS:
+		break;
+	default:
+		detail_generic(e->data);
+	}
+}
+
+static void ctl_report_rpc_error(struct ctl *ctl, const char *method,
+				 const struct armvm_error *e)
+{
+	json_t *obj;
+
+	ctl_err("%s: %s (code %d)", method, e->message, e->code);
+	error_detail(e);
+	if (!ctl->json_forced)
+		return;
+	obj = json_pack("{s:i, s:s, s:O*}", "code", e->code,
+			"message", e->message, "data", e->data);
+	if (obj) {
+		json_print(stdout, obj, JSON_INDENT(2));
+		json_decref(obj);
+	}
+}
+
+/* ---- calls ---- */
 
 static int ctl_connect(struct ctl *ctl)
 {
@@ -90,24 +343,6 @@ static int ctl_connect(struct ctl *ctl)
 		return CTL_TRANSPORT;
 	}
 	return CTL_OK;
-}
-
-static void ctl_report_rpc_error(struct ctl *ctl, const char *method,
-				 const struct armvm_error *e)
-{
-	json_t *obj;
-
-	ctl_err("%s: %s (code %d)", method, e->message, e->code);
-	if (e->data)
-		json_print(stderr, e->data, JSON_COMPACT);
-	if (!ctl->json_forced)
-		return;
-	obj = json_pack("{s:i, s:s, s:O*}", "code", e->code,
-			"message", e->message, "data", e->data);
-	if (obj) {
-		json_print(stdout, obj, JSON_INDENT(2));
-		json_decref(obj);
-	}
 }
 
 /*
@@ -142,7 +377,7 @@ static int ctl_call(struct ctl *ctl, const char *method, json_t *params,
 	return CTL_TRANSPORT;
 }
 
-/* ---- host ---- */
+/* ---- readable rows ---- */
 
 #define LABEL_WIDTH 20
 
@@ -152,39 +387,34 @@ static void row_start(const char *label)
 	putchar(' ');
 }
 
-static void print_scalar(json_t *v)
-{
-	char *s;
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		fputs(json_string_value(v), stdout);
-		break;
-	case JSON_TRUE:
-		fputs("yes", stdout);
-		break;
-	case JSON_FALSE:
-		fputs("no", stdout);
-		break;
-	case JSON_NULL:
-		fputs("unknown", stdout);
-		break;
-	case JSON_INTEGER:
-		printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		break;
-	default:
-		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		fputs(s ? s : "?", stdout);
-		free(s);
-	}
-}
-
 static void row_value(const char *label, json_t *v)
 {
 	row_start(label);
-	print_scalar(v);
+	print_scalar(stdout, v);
 	putchar('\n');
 }
+
+static void row_str(const char *label, const char *s)
+{
+	if (!s)
+		return;
+	row_start(label);
+	puts(s);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+row_printf(const char *label, const char *fmt, ...)
+{
+	va_list ap;
+
+	row_start(label);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* ---- host ---- */
 
 /* "40 bits (source)", "vhe (source)" */
 static void row_sourced(const char *label, json_t *v, json_t *source,
@@ -194,7 +424,7 @@ static void row_sourced(const char *label, json_t *v, json_t *source,
 	if (bits && json_is_integer(v))
 		printf("%" JSON_INTEGER_FORMAT " bits", json_integer_value(v));
 	else
-		print_scalar(v);
+		print_scalar(stdout, v);
 	if (json_is_string(source))
 		printf(" (%s)", json_string_value(source));
 	putchar('\n');
@@ -215,7 +445,7 @@ static void row_list(const char *label, json_t *arr)
 	json_array_foreach(arr, i, v) {
 		if (i)
 			fputs(", ", stdout);
-		print_scalar(v);
+		print_scalar(stdout, v);
 	}
 	putchar('\n');
 }
@@ -300,7 +530,7 @@ static void host_print(json_t *info)
 		if (!strcmp(f->key, "kvm")) {
 			reason = json_object_get(info, "reason");
 			row_start(f->label);
-			print_scalar(v);
+			print_scalar(stdout, v);
 			if (json_is_string(reason))
 				printf(" (%s)", json_string_value(reason));
 			putchar('\n');
@@ -347,16 +577,1092 @@ static void host_print(json_t *info)
 	}
 }
 
+/* ---- command options ---- */
+
+enum ctl_opt {
+	OPT_JSON = 'j',
+	OPT_NAME = 256,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_DTB,
+	OPT_CMDLINE,
+	OPT_MEMORY,
+	OPT_VCPUS,
+	OPT_IPA,
+	OPT_GIC,
+	OPT_AARCH32,
+	OPT_NO_START,
+	OPT_FORCE,
+	OPT_BYTES,
+	OPT_RECENT,
+	OPT_LINGER,
+};
+
+#define OPT_JSON_ENTRY	{ "json", no_argument, NULL, OPT_JSON }
+#define OPT_END		{ NULL, 0, NULL, 0 }
+
+/* the VM specification: vm.create and vm.layout */
+#define SPEC_OPTIONS \
+	{ "name",	required_argument,	NULL, OPT_NAME }, \
+	{ "kernel",	required_argument,	NULL, OPT_KERNEL }, \
+	{ "initrd",	required_argument,	NULL, OPT_INITRD }, \
+	{ "dtb",	required_argument,	NULL, OPT_DTB }, \
+	{ "cmdline",	required_argument,	NULL, OPT_CMDLINE }, \
+	{ "memory",	required_argument,	NULL, OPT_MEMORY }, \
+	{ "vcpus",	required_argument,	NULL, OPT_VCPUS }, \
+	{ "ipa",	required_argument,	NULL, OPT_IPA }, \
+	{ "gic",	required_argument,	NULL, OPT_GIC }, \
+	{ "aarch32",	no_argument,		NULL, OPT_AARCH32 }, \
+	OPT_JSON_ENTRY
+
+static const struct option json_opts[] = { OPT_JSON_ENTRY, OPT_END };
+
+static const struct option create_opts[] = {
+	SPEC_OPTIONS,
+	{ "no-start",	no_argument,		NULL, OPT_NO_START },
+	OPT_END,
+};
+
+static const struct option layout_opts[] = { SPEC_OPTIONS, OPT_END };
+
+static const struct option stop_opts[] = {
+	{ "force",	no_argument,		NULL, OPT_FORCE },
+	OPT_JSON_ENTRY,
+	OPT_END,
+};
+
+static const struct option console_opts[] = {
+	{ "recent",	no_argument,		NULL, OPT_RECENT },
+	{ "bytes",	required_argument,	NULL, OPT_BYTES },
+	{ "linger",	required_argument,	NULL, OPT_LINGER },
+	OPT_JSON_ENTRY,
+	OPT_END,
+};
+
+enum opt_kind {
+	K_STR,		/* the argument, as a string */
+	K_PATH,		/* the argument, made absolute */
+	K_INT,		/* the argument, as an integer */
+	K_LIST,		/* a string, or a list when repeated */
+	K_TRUE,
+	K_FALSE,
+	K_CONST,	/* value */
+};
+
+/* how an option becomes an RPC parameter */
+static const struct opt_key {
+	int opt;
+	const char *key;
+	enum opt_kind kind;
+	const char *value;
+} opt_keys[] = {
+	{ OPT_NAME,	"name",		K_STR,		NULL },
+	{ OPT_KERNEL,	"kernel",	K_PATH,		NULL },
+	{ OPT_INITRD,	"initrd",	K_PATH,		NULL },
+	{ OPT_DTB,	"dtb",		K_PATH,		NULL },
+	{ OPT_CMDLINE,	"cmdline",	K_STR,		NULL },
+	{ OPT_MEMORY,	"memory",	K_LIST,		NULL },
+	{ OPT_VCPUS,	"vcpus",	K_INT,		NULL },
+	{ OPT_IPA,	"ipa",		K_INT,		NULL },
+	{ OPT_GIC,	"gic",		K_STR,		NULL },
+	{ OPT_AARCH32,	"arch",		K_CONST,	"aarch32" },
+	{ OPT_NO_START,	"start",	K_FALSE,	NULL },
+	{ OPT_FORCE,	"force",	K_TRUE,		NULL },
+	{ OPT_BYTES,	"bytes",	K_INT,		NULL },
+};
+
+/* A command line after cmd_options. */
+struct cmd_args {
+	json_t *params;		/* RPC parameters from the options */
+	bool recent;		/* console --recent */
+	double linger;		/* console --linger, seconds */
+	int argc;		/* the operands */
+	char **argv;
+	char **vec;		/* owned: what getopt permuted */
+	char prog[48];		/* "armvmctl COMMAND", for getopt's messages */
+};
+
+static int parse_seconds(const char *s, double *sec)
+{
+	char *end;
+
+	errno = 0;
+	*sec = strtod(s, &end);
+	if (errno || end == s || *end || !(*sec >= 0) || *sec > 2000000.0)
+		return -1;
+	return 0;
+}
+
+static int parse_int(const char *s, json_int_t *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+static const char *opt_name(const struct ctl_cmd *cmd, int opt)
+{
+	const struct option *o;
+
+	for (o = cmd->opts ? cmd->opts : json_opts; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+static int opt_bad(const struct ctl_cmd *cmd, int opt, const char *arg,
+		   const char *want)
+{
+	ctl_err("%s: --%s: '%s' is not %s", cmd->name, opt_name(cmd, opt),
+		arg, want);
+	return CTL_USAGE;
+}
+
+/* a relative path as the daemon (in another directory) must see it */
+static json_t *abs_path(const char *path)
+{
+	char *real, *cwd, *joined = NULL;
+	json_t *v;
+
+	if (path[0] == '/')
+		return json_string(path);
+	real = realpath(path, NULL);
+	if (real) {
+		v = json_string(real);
+		free(real);
+		return v;
+	}
+	cwd = getcwd(NULL, 0);
+	if (!cwd || asprintf(&joined, "%s/%s", cwd, path) < 0)
+		joined = NULL;
+	v = joined ? json_string(joined) : NULL;
+	free(cwd);
+	free(joined);
+	return v;
+}
+
+/* --memory: a string; given again, a list of them */
+static int opt_append(json_t *params, const char *key, json_t *v)
+{
+	json_t *old = json_object_get(params, key), *list;
+
+	if (!old)
+		return json_object_set_new(params, key, v);
+	if (json_is_array(old))
+		return json_array_append_new(old, v);
+	list = json_pack("[O, o]", old, v);
+	return list ? json_object_set_new(params, key, list) : -1;
+}
+
+/* NULL: the argument is not an integer, or not UTF-8 */
+static json_t *opt_value(const struct opt_key *k, const char *arg)
+{
+	json_int_t i;
+
+	switch (k->kind) {
+	case K_PATH:
+		return abs_path(arg);
+	case K_INT:
+		return parse_int(arg, &i) < 0 ? NULL : json_integer(i);
+	case K_TRUE:
+		return json_true();
+	case K_FALSE:
+		return json_false();
+	case K_CONST:
+		return json_string(k->value);
+	default:
+		return json_string(arg);
+	}
+}
+
+static int opt_store(const struct ctl_cmd *cmd, struct cmd_args *a, int opt,
+		     const char *arg)
+{
+	const struct opt_key *k = NULL;
+	json_t *v;
+	size_t i;
+
+	if (opt == OPT_RECENT) {
+		a->recent = true;
+		return CTL_OK;
+	}
+	if (opt == OPT_LINGER)
+		return parse_seconds(arg, &a->linger) < 0
+			? opt_bad(cmd, opt, arg, "a number of seconds") : CTL_OK;
+	for (i = 0; i < sizeof(opt_keys) / sizeof(opt_keys[0]); i++)
+		if (opt_keys[i].opt == opt)
+			k = &opt_keys[i];
+	if (!k)
+		return CTL_USAGE;
+	v = opt_value(k, arg);
+	if (!v)
+		return opt_bad(cmd, opt, arg, k->kind == K_INT ? "an integer"
+							      : "valid UTF-8");
+	if (k->kind == K_LIST)
+		return opt_append(a->params, k->key, v) < 0 ? ctl_oom() : CTL_OK;
+	return json_object_set_new(a->params, k->key, v) < 0 ? ctl_oom() : CTL_OK;
+}
+
+static void cmd_args_free(struct cmd_args *a)
+{
+	json_decref(a->params);
+	free(a->vec);
+}
+
+/*
+ * Parse the options of cmd (getopt_long over its own arguments, so that
+ * they may come before or after the operands); --json is everyone's.
+ * Leaves the operands in a->argc/argv.  Free a with cmd_args_free, also
+ * after a failure.
+ */
+static int cmd_options(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
+		       char **argv, struct cmd_args *a)
+{
+	const struct option *opts = cmd->opts ? cmd->opts : json_opts;
+	int opt, r;
+
+	memset(a, 0, sizeof(*a));
+	a->linger = 2.0;
+	a->params = json_object();
+	a->vec = calloc((size_t)argc + 2, sizeof(*a->vec));
+	if (!a->params || !a->vec)
+		return ctl_oom();
+	snprintf(a->prog, sizeof(a->prog), "armvmctl %s", cmd->name);
+	a->vec[0] = a->prog;
+	memcpy(a->vec + 1, argv, (size_t)argc * sizeof(*argv));
+	optind = 0;	/* glibc: start over */
+	while ((opt = getopt_long(argc + 1, a->vec, "j", opts, NULL)) != -1) {
+		if (opt == OPT_JSON) {
+			ctl->json = ctl->json_forced = true;
+			continue;
+		}
+		if (opt == '?' || opt == ':') {
+			fprintf(stderr, "Try 'armvmctl help %s'.\n", cmd->name);
+			return CTL_USAGE;
+		}
+		r = opt_store(cmd, a, opt, optarg);
+		if (r != CTL_OK)
+			return r;
+	}
+	a->argc = argc + 1 - optind;
+	a->argv = a->vec + optind;
+	return CTL_OK;
+}
+
+/* cmd_options, then the operands: none, or the VM name */
+static int cmd_parse(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
+		     char **argv, struct cmd_args *a)
+{
+	int r = cmd_options(ctl, cmd, argc, argv, a);
+	json_t *name;
+
+	if (r != CTL_OK)
+		return r;
+	if (a->argc != (cmd->name_arg ? 1 : 0))
+		return ctl_usage_error(cmd);
+	if (cmd->name_arg) {
+		name = json_string(a->argv[0]);
+		if (!name) {
+			ctl_err("%s: the VM name is not valid UTF-8", cmd->name);
+			return CTL_USAGE;
+		}
+		json_object_set_new(a->params, "name", name);
+	}
+	if (cmd->required && !json_object_get(a->params, cmd->required)) {
+		ctl_err("%s: --%s is required", cmd->name, cmd->required);
+		return ctl_usage_error(cmd);
+	}
+	return CTL_OK;
+}
+
+/* ---- vm.create, vm.start, vm.stop, vm.destroy, vm.list ---- */
+
+static void row_state(json_t *res)
+{
+	const char *reason = jstr(res, "reason");
+
+	row_start("State");
+	fputs(str_or(jstr(res, "state"), "?"), stdout);
+	if (reason && *reason)
+		printf(" (%s)", reason);
+	putchar('\n');
+}
+
+/* "48 bits (requested), highest address 0x8900000000000" */
+static void row_ipa(json_t *res, bool highest)
+{
+	json_t *bits = json_object_get(res, "ipa_bits");
+	const char *reason = jstr(res, "ipa_reason");
+	const char *hi = jstr(res, "highest_address");
+
+	if (!json_is_integer(bits))
+		return;
+	row_start("IPA");
+	printf("%" JSON_INTEGER_FORMAT " bits", json_integer_value(bits));
+	if (reason)
+		printf(" (%s)", reason);
+	if (highest && hi)
+		printf(", highest address %s", hi);
+	putchar('\n');
+}
+
+static void show_created(json_t *res)
+{
+	row_str("Name", jstr(res, "name"));
+	row_state(res);
+	row_ipa(res, false);
+}
+
+/* "g1: running (started)" */
+static void show_state(json_t *res)
+{
+	const char *reason = jstr(res, "reason");
+
+	printf("%s: %s", str_or(jstr(res, "name"), "?"),
+	       str_or(jstr(res, "state"), "?"));
+	if (reason && *reason)
+		printf(" (%s)", reason);
+	putchar('\n');
+}
+
+static int width_of(json_t *list, const char *key, int min)
+{
+	size_t i;
+	json_t *o;
+	int w = min;
+
+	json_array_foreach(list, i, o) {
+		const char *s = jstr(o, key);
+
+		if (s && (int)strlen(s) > w)
+			w = (int)strlen(s);
+	}
+	return w;
+}
+
+static void show_list(json_t *res)
+{
+	int wname = width_of(res, "name", 4), wstate = width_of(res, "state", 5);
+	size_t i;
+	json_t *o;
+
+	printf("%-*s  %-*s  %-3s  %-7s  %s\n", wname, "NAME", wstate, "STATE",
+	       "IPA", "PID", "REASON");
+	json_array_foreach(res, i, o) {
+		json_t *ipa = json_object_get(o, "ipa_bits");
+		json_t *pid = json_object_get(o, "pid");
+		char sipa[16] = "-", spid[24] = "-";
+
+		if (json_is_integer(ipa))
+			snprintf(sipa, sizeof(sipa), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(ipa));
+		if (json_is_integer(pid))
+			snprintf(spid, sizeof(spid), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(pid));
+		printf("%-*s  %-*s  %-3s  %-7s  %s\n", wname,
+		       str_or(jstr(o, "name"), "?"), wstate,
+		       str_or(jstr(o, "state"), "?"), sipa, spid,
+		       str_or(jstr(o, "reason"), ""));
+	}
+}
+
+/* ---- vm.layout: the address map ---- */
+
+#define MAP_MAX 64
+
+struct map_row {
+	uint64_t base, size;
+	int depth;		/* how many other rows contain this one */
+	char what[256];
+};
+
+struct map {
+	struct map_row row[MAP_MAX];
+	size_t n;
+};
+
+static uint64_t range_end(uint64_t base, uint64_t size)
+{
+	return size ? base + size - 1 : base;
+}
+
+static void map_add(struct map *m, json_t *o, const char *base_key,
+		    const char *size_key, const char *what)
+{
+	struct map_row *r;
+	uint64_t base, size;
+
+	if (m->n >= MAP_MAX || !jnum(o, base_key, &base) ||
+	    !jnum(o, size_key, &size))
+		return;
+	r = &m->row[m->n++];
+	r->base = base;
+	r->size = size;
+	snprintf(r->what, sizeof(r->what), "%s", what);
+}
+
+static void map_kernel(struct map *m, json_t *k)
+{
+	char what[256];
+
+	if (!k)
+		return;
+	snprintf(what, sizeof(what), "kernel %s, entry %s (%s%s)",
+		 str_or(jstr(k, "path"), "?"), str_or(jstr(k, "entry"), "?"),
+		 str_or(jstr(k, "format"), "image"),
+		 json_is_true(json_object_get(k, "compressed")) ? ", gzip" : "");
+	map_add(m, k, "load", "reserved_size", what);
+}
+
+static void map_payload(struct map *m, json_t *p)
+{
+	json_t *initrd = json_object_get(p, "initrd");
+	json_t *dtb = json_object_get(p, "dtb");
+	const char *src = jstr(dtb, "source");
+	char what[256];
+
+	map_add(m, p, "region_base", "region_size",
+		"payload region (kernel, initrd, DTB)");
+	map_kernel(m, json_object_get(p, "kernel"));
+	if (initrd) {
+		snprintf(what, sizeof(what), "initrd %s",
+			 str_or(jstr(initrd, "path"), "?"));
+		map_add(m, initrd, "base", "size", what);
+	}
+	if (dtb) {
+		snprintf(what, sizeof(what), src && strcmp(src, "generated")
+			 ? "DTB %s" : "DTB (%s)", str_or(src, "generated"));
+		map_add(m, dtb, "base", "reserved_size", what);
+	}
+}
+
+static void map_collect(struct map *m, json_t *layout)
+{
+	const char *placed;
+	char what[256];
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(json_object_get(layout, "devices"), i, o)
+		map_add(m, o, "base", "size", str_or(jstr(o, "name"), "device"));
+	json_array_foreach(json_object_get(layout, "banks"), i, o) {
+		placed = jstr(o, "placed");
+		snprintf(what, sizeof(what), "RAM: %s%s",
+			 str_or(jstr(o, "name"), "ram"),
+			 placed && !strcmp(placed, "requested")
+			 ? ", at the requested base" : "");
+		map_add(m, o, "base", "size", what);
+	}
+	map_payload(m, json_object_get(layout, "payload"));
+}
+
+/* by address; of two rows at one address, the larger (the container) first */
+static int map_cmp(const void *pa, const void *pb)
+{
+	const struct map_row *a = pa, *b = pb;
+
+	if (a->base != b->base)
+		return a->base < b->base ? -1 : 1;
+	if (a->size != b->size)
+		return a->size > b->size ? -1 : 1;
+	return 0;
+}
+
+static void map_sort(struct map *m)
+{
+	size_t i, j;
+
+	qsort(m->row, m->n, sizeof(m->row[0]), map_cmp);
+	for (i = 0; i < m->n; i++)
+		for (j = 0; j < i; j++)
+			if (m->row[j].base <= m->row[i].base &&
+			    range_end(m->row[j].base, m->row[j].size) >=
+			    range_end(m->row[i].base, m->row[i].size))
+				m->row[i].depth++;
+}
+
+static int hex_digits(uint64_t v)
+{
+	int n = 1;
+
+	while (v >>= 4)
+		n++;
+	return n;
+}
+
+static void map_print(const struct map *m)
+{
+	char size[MAP_MAX][48], human[24];
+	int digits = 8, wsize = 4;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		const struct map_row *r = &m->row[i];
+
+		if (hex_digits(range_end(r->base, r->size)) > digits)
+			digits = hex_digits(range_end(r->base, r->size));
+		snprintf(size[i], sizeof(size[i]), "0x%" PRIx64 " (%s)", r->size,
+			 human_size(r->size, human, sizeof(human)));
+		if ((int)strlen(size[i]) > wsize)
+			wsize = (int)strlen(size[i]);
+	}
+	printf("%-*s  %-*s  %s\n", 2 * digits + 5, "ADDRESS", wsize, "SIZE",
+	       "WHAT");
+	for (i = 0; i < m->n; i++) {
+		const struct map_row *r = &m->row[i];
+
+		printf("0x%0*" PRIx64 "-0x%0*" PRIx64 "  %-*s  %*s%s\n",
+		       digits, r->base, digits, range_end(r->base, r->size),
+		       wsize, size[i], 2 * r->depth, "", r->what);
+	}
+}
+
+static void layout_summary(json_t *layout)
+{
+	json_t *ipa = json_object_get(layout, "ipa");
+	json_t *bits = json_object_get(ipa, "bits");
+	json_t *needed = json_object_get(ipa, "needed_bits");
+	const char *gic_reason = jstr(layout, "gic_reason");
+
+	printf("\nIPA: %" JSON_INTEGER_FORMAT " bits (%s)\n",
+	       json_integer_value(bits), str_or(jstr(ipa, "reason"), "?"));
+	if (jstr(ipa, "highest_address"))
+		printf("Highest address: %s, needs %" JSON_INTEGER_FORMAT
+		       " bits\n", jstr(ipa, "highest_address"),
+		       json_integer_value(needed));
+	if (jstr(layout, "gic"))
+		printf("GIC: %s%s%s%s\n", jstr(layout, "gic"),
+		       gic_reason ? " (" : "", str_or(gic_reason, ""),
+		       gic_reason ? ")" : "");
+	printf("vCPUs: %" JSON_INTEGER_FORMAT ", %s\n",
+	       json_integer_value(json_object_get(layout, "vcpus")),
+	       str_or(jstr(layout, "arch"), "aarch64"));
+}
+
+static void show_layout(json_t *res)
+{
+	struct map *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		json_print(stdout, res, JSON_INDENT(2));
+		return;
+	}
+	map_collect(m, res);
+	map_sort(m);
+	map_print(m);
+	layout_summary(res);
+	free(m);
+}
+
+/* ---- vm.info ---- */
+
+/* "0x80000000-0x9fffffff (512 MiB)" */
+static bool range_text(json_t *o, const char *base_key, const char *size_key,
+		       char *buf, size_t len)
+{
+	uint64_t base, size;
+	char human[24];
+
+	if (!jnum(o, base_key, &base) || !jnum(o, size_key, &size))
+		return false;
+	snprintf(buf, len, "0x%" PRIx64 "-0x%" PRIx64 " (%s)", base,
+		 range_end(base, size), human_size(size, human, sizeof(human)));
+	return true;
+}
+
+static void info_vcpus(json_t *res, json_t *live)
+{
+	json_t *vcpus = json_object_get(live, "vcpus"), *v;
+	char label[32];
+	size_t i;
+
+	if (!json_is_array(vcpus)) {
+		if (json_object_get(res, "vcpus"))
+			row_value("vCPUs", json_object_get(res, "vcpus"));
+		return;
+	}
+	row_printf("vCPUs", "%zu", json_array_size(vcpus));
+	json_array_foreach(vcpus, i, v) {
+		snprintf(label, sizeof(label), "  vCPU %zu", i);
+		row_printf(label, "MPIDR %s, %" JSON_INTEGER_FORMAT " exits (%"
+			   JSON_INTEGER_FORMAT " MMIO)",
+			   str_or(jstr(v, "mpidr"), "?"),
+			   json_integer_value(json_object_get(v, "exits")),
+			   json_integer_value(json_object_get(v, "mmio_exits")));
+	}
+}
+
+static void row_uptime(json_t *uptime)
+{
+	unsigned long s;
+
+	if (!json_is_number(uptime))
+		return;
+	s = (unsigned long)json_number_value(uptime);
+	if (s >= 86400)
+		row_printf("Uptime", "%lud %02lu:%02lu:%02lu", s / 86400,
+			   s / 3600 % 24, s / 60 % 60, s % 60);
+	else
+		row_printf("Uptime", "%lu:%02lu:%02lu", s / 3600, s / 60 % 60,
+			   s % 60);
+}
+
+static void row_time(const char *label, json_t *t)
+{
+	time_t when;
+	struct tm tm;
+	char buf[64];
+
+	if (!json_is_integer(t))
+		return;
+	when = (time_t)json_integer_value(t);
+	if (localtime_r(&when, &tm) &&
+	    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z", &tm))
+		row_str(label, buf);
+}
+
+static void info_live(json_t *live)
+{
+	static const struct live_counter {
+		const char *key, *label, *unit;
+	} counters[] = {
+		{ "console_bytes",	"Console output",	" bytes" },
+		{ "uart_rx_bytes",	"Console input",	" bytes" },
+		{ "unhandled_mmio",	"Unhandled MMIO",	" accesses" },
+		{ "resets",		"Guest resets",		"" },
+	};
+	json_t *v;
+	size_t i;
+
+	if (jstr(live, "error"))
+		row_str("Worker", jstr(live, "error"));
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		v = json_object_get(live, counters[i].key);
+		if (json_is_integer(v))
+			row_printf(counters[i].label, "%" JSON_INTEGER_FORMAT "%s",
+				   json_integer_value(v), counters[i].unit);
+	}
+}
+
+static void info_worker(json_t *res, json_t *live)
+{
+	json_t *pid = json_object_get(res, "pid");
+
+	if (pid)
+		row_value("Worker pid", pid);
+	else
+		row_str("Worker pid", "none");
+	row_uptime(json_object_get(res, "uptime"));
+	row_time("Created", json_object_get(res, "created_at"));
+	info_live(live);
+	row_str("Console log", jstr(res, "console_log"));
+	row_str("Console socket", jstr(res, "console_socket"));
+	row_str("Worker log", jstr(res, "worker_log"));
+}
+
+static void info_memory(json_t *layout)
+{
+	char text[96];
+	size_t i;
+	json_t *b;
+
+	json_array_foreach(json_object_get(layout, "banks"), i, b) {
+		if (!range_text(b, "base", "size", text, sizeof(text)))
+			continue;
+		row_printf(i ? "" : "Memory", "%s, %s%s", text,
+			   str_or(jstr(b, "name"), "ram"),
+			   !strcmp(str_or(jstr(b, "placed"), ""), "requested")
+			   ? ", at the requested base" : "");
+	}
+}
+
+static void info_payload(json_t *layout)
+{
+	json_t *p = json_object_get(layout, "payload");
+	json_t *k = json_object_get(p, "kernel");
+	json_t *initrd = json_object_get(p, "initrd");
+	json_t *dtb = json_object_get(p, "dtb");
+	char text[96];
+
+	if (range_text(p, "region_base", "region_size", text, sizeof(text)))
+		row_str("Payload region", text);
+	if (range_text(k, "load", "reserved_size", text, sizeof(text)))
+		row_printf("  kernel", "%s, entry %s, %s", text,
+			   str_or(jstr(k, "entry"), "?"),
+			   str_or(jstr(k, "path"), "?"));
+	if (range_text(initrd, "base", "size", text, sizeof(text)))
+		row_printf("  initrd", "%s, %s", text,
+			   str_or(jstr(initrd, "path"), "?"));
+	if (range_text(dtb, "base", "reserved_size", text, sizeof(text)))
+		row_printf("  DTB", "%s, %s", text,
+			   str_or(jstr(dtb, "source"), "generated"));
+}
+
+static void show_info(json_t *res)
+{
+	json_t *layout = json_object_get(res, "layout");
+	json_t *live = json_object_get(res, "live");
+	const char *gic = jstr(layout, "gic");
+
+	row_str("Name", jstr(res, "name"));
+	row_state(res);
+	row_ipa(res, true);
+	row_str("Arch", jstr(res, "arch"));
+	if (gic)
+		row_printf("GIC", "%s (%s)", gic,
+			   str_or(jstr(layout, "gic_reason"), "?"));
+	info_vcpus(res, live);
+	info_worker(res, live);
+	info_memory(layout);
+	info_payload(layout);
+}
+
+/* ---- the vm.* commands without a flow of their own ---- */
+
+static int cmd_vm(struct ctl *ctl, const struct ctl_cmd *cmd,
+		  int argc, char **argv)
+{
+	struct cmd_args a;
+	json_t *res = NULL;
+	int r;
+
+	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	if (r == CTL_OK)
+		r = ctl_call(ctl, cmd->method,
+			     json_object_size(a.params) ? a.params : NULL, &res);
+	cmd_args_free(&a);
+	if (r != CTL_OK)
+		return r;
+	if (ctl->json || !cmd->show)
+		json_print(stdout, res, JSON_INDENT(2));
+	else
+		cmd->show(res);
+	json_decref(res);
+	return CTL_OK;
+}
+
+/* ---- console ---- */
+
+#define CONSOLE_TAIL_RECENT	16384	/* console --recent */
+#define CONSOLE_TAIL_ATTACH	2048	/* before attaching */
+#define CONSOLE_DETACH		0x1d	/* Ctrl-] */
+/* the guest UART buffers 256 bytes: input goes in paced chunks */
+#define CONSOLE_CHUNK		64
+#define CONSOLE_PACE_MS		5
+#define ATTACH_GO		(-1)	/* attach_*: keep going */
+
+struct attach {
+	const char *name;
+	int sock;
+	bool tty;		/* stdin is a terminal: raw, Ctrl-] detaches */
+	bool in_open;		/* stdin not at its end yet */
+	int64_t linger_ms;	/* output kept flowing after stdin ends */
+	int64_t deadline;	/* once stdin ended: when to leave */
+	int64_t next_input;	/* no input read before this */
+	const char *end;	/* why it ended, for stderr */
+};
+
+static struct termios tty_saved;
+static volatile sig_atomic_t tty_is_raw;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void tty_restore(void)
+{
+	if (tty_is_raw) {
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &tty_saved);
+		tty_is_raw = 0;
+	}
+}
+
+/* a signal ends armvmctl as it would have, with the terminal restored */
+static void tty_signal(int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	tty_restore();
+	sigaction(sig, &dfl, NULL);
+	raise(sig);
+}
+
+/* -1 with errno set when the terminal cannot be put in raw mode */
+static int tty_raw(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
+	struct sigaction sa = { .sa_handler = tty_signal };
+	struct termios raw;
+	size_t i;
+
+	if (tcgetattr(STDIN_FILENO, &tty_saved) < 0)
+		return -1;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	raw = tty_saved;
+	cfmakeraw(&raw);
+	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) < 0)
+		return -1;
+	tty_is_raw = 1;
+	return 0;
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* SIGPIPE is ignored while attached */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* guest output: socket -> stdout */
+static int attach_output(struct attach *a)
+{
+	char buf[4096];
+	ssize_t n = read(a->sock, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return ATTACH_GO;
+	if (n <= 0) {
+		a->end = "the VM's worker closed the console";
+		return CTL_OK;
+	}
+	if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0) {
+		if (errno == EPIPE)
+			return CTL_OK;
+		a->end = "cannot write the output";
+		return CTL_TRANSPORT;
+	}
+	return ATTACH_GO;
+}
+
+/* what is typed: stdin -> socket, a chunk at a time */
+static int attach_input(struct attach *a)
+{
+	char buf[CONSOLE_CHUNK], *esc;
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+	size_t len;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return ATTACH_GO;
+	if (n <= 0) {
+		a->in_open = false;
+		a->deadline = now_ms() + a->linger_ms;
+		return ATTACH_GO;
+	}
+	esc = a->tty ? memchr(buf, CONSOLE_DETACH, (size_t)n) : NULL;
+	len = esc ? (size_t)(esc - buf) : (size_t)n;
+	if (len && write_all(a->sock, buf, len) < 0) {
+		a->end = "the VM's worker closed the console";
+		return CTL_OK;
+	}
+	if (esc) {
+		a->end = "detached";
+		return CTL_OK;
+	}
+	a->next_input = now_ms() + CONSOLE_PACE_MS;
+	return ATTACH_GO;
+}
+
+/* poll's timeout; 0 when the time to linger is over */
+static int attach_timeout(const struct attach *a, bool *want_input)
+{
+	int64_t now = now_ms();
+
+	*want_input = a->in_open && now >= a->next_input;
+	if (!a->in_open)
+		return a->deadline > now ? (int)(a->deadline - now) : 0;
+	return *want_input ? -1 : (int)(a->next_input - now);
+}
+
+static int attach_loop(struct attach *a)
+{
+	struct pollfd p[2];
+	bool want_input;
+	int timeout, r;
+
+	for (;;) {
+		timeout = attach_timeout(a, &want_input);
+		if (timeout == 0 && !a->in_open)
+			return CTL_OK;
+		p[0] = (struct pollfd){ .fd = a->sock, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = want_input ? STDIN_FILENO : -1,
+					.events = POLLIN };
+		if (poll(p, 2, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			a->end = "poll failed";
+			return CTL_TRANSPORT;
+		}
+		if (p[0].revents && (r = attach_output(a)) != ATTACH_GO)
+			return r;
+		if (p[1].revents && (r = attach_input(a)) != ATTACH_GO)
+			return r;
+	}
+}
+
+/* the recent output ended mid-line on a terminal: messages start anew */
+static bool console_midline;
+
+static void console_newline(void)
+{
+	if (console_midline)
+		fputc('\n', stderr);
+	console_midline = false;
+}
+
+/* vm.info names the console socket: connect to it */
+static int attach_open(struct ctl *ctl, json_t *params, struct attach *a)
+{
+	const char *path;
+	json_t *info;
+	int r;
+
+	r = ctl_call(ctl, "vm.info", params, &info);
+	if (r != CTL_OK)
+		return r;
+	path = jstr(info, "console_socket");
+	a->sock = path ? unix_connect(path) : -1;
+	if (a->sock < 0) {
+		console_newline();
+		ctl_err("cannot attach to the console of %s (state %s)%s%s",
+			a->name, str_or(jstr(info, "state"), "?"),
+			path ? ": " : "", path ? strerror(errno) : "");
+		r = CTL_RPC_ERROR;
+	}
+	json_decref(info);
+	return r;
+}
+
+static int console_attach(struct ctl *ctl, json_t *params, double linger)
+{
+	struct attach a = { .name = jstr(params, "name"), .in_open = true,
+			    .linger_ms = (int64_t)(linger * 1000) };
+	int r;
+
+	r = attach_open(ctl, params, &a);
+	if (r != CTL_OK)
+		return r;
+	a.tty = isatty(STDIN_FILENO);
+	if (a.tty) {
+		console_newline();
+		ctl_err("attached to %s, Ctrl-] detaches", a.name);
+		if (tty_raw() < 0)
+			ctl_err("cannot put the terminal in raw mode: %s",
+				strerror(errno));
+	}
+	r = attach_loop(&a);
+	tty_restore();
+	close(a.sock);
+	if (a.end && (a.tty || strcmp(a.end, "detached"))) {
+		if (a.tty)
+			fputc('\n', stderr);
+		ctl_err("%s: %s", a.name, a.end);
+	}
+	return r;
+}
+
+static int console_recent(struct ctl *ctl, json_t *params, bool recent)
+{
+	json_t *res, *out;
+	size_t len;
+	int r;
+
+	if (!json_object_get(params, "bytes"))
+		json_object_set_new(params, "bytes", json_integer(recent ?
+			CONSOLE_TAIL_RECENT : CONSOLE_TAIL_ATTACH));
+	r = ctl_call(ctl, "vm.console", params, &res);
+	json_object_del(params, "bytes");
+	if (r != CTL_OK)
+		return r;
+	out = json_object_get(res, "output");
+	len = json_string_length(out);
+	if (ctl->json_forced) {
+		json_print(stdout, res, JSON_INDENT(2));
+	} else if (len) {
+		fwrite(json_string_value(out), 1, len, stdout);
+		console_midline = json_string_value(out)[len - 1] != '\n' &&
+			isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
+	}
+	json_decref(res);
+	if (fflush(stdout) != 0) {
+		ctl_err("write error: %s", strerror(errno));
+		return CTL_TRANSPORT;
+	}
+	return CTL_OK;
+}
+
+/*
+ * The recent output, then (without --recent or --json) the console
+ * itself.  Its output is raw bytes whatever stdout is.
+ */
+static int cmd_console(struct ctl *ctl, const struct ctl_cmd *cmd,
+		       int argc, char **argv)
+{
+	struct cmd_args a;
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	a.recent |= ctl->json_forced;	/* JSON is the recent output only */
+	if (r == CTL_OK)
+		r = console_recent(ctl, a.params, a.recent);
+	if (r == CTL_OK && !a.recent)
+		r = console_attach(ctl, a.params, a.linger);
+	cmd_args_free(&a);
+	return r;
+}
+
+/* ---- host, call, methods ---- */
+
 static int cmd_host(struct ctl *ctl, const struct ctl_cmd *cmd,
 		    int argc, char **argv)
 {
-	json_t *res;
+	struct cmd_args a;
+	json_t *res = NULL;
 	int r;
 
-	(void)argv;
-	if (argc != 0)
-		return ctl_usage_error(cmd);
-	r = ctl_call(ctl, "host.info", NULL, &res);
+	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	cmd_args_free(&a);
+	if (r == CTL_OK)
+		r = ctl_call(ctl, "host.info", NULL, &res);
 	if (r != CTL_OK)
 		return r;
 	if (ctl->json || !json_is_object(res))
@@ -366,8 +1672,6 @@ static int cmd_host(struct ctl *ctl, const struct ctl_cmd *cmd,
 	json_decref(res);
 	return CTL_OK;
 }
-
-/* ---- call ---- */
 
 static int cmd_call(struct ctl *ctl, const struct ctl_cmd *cmd,
 		    int argc, char **argv)
@@ -398,8 +1702,6 @@ static int cmd_call(struct ctl *ctl, const struct ctl_cmd *cmd,
 	return CTL_OK;
 }
 
-/* ---- methods ---- */
-
 static char *method_params(json_t *m)
 {
 	json_t *params = json_object_get(m, "params"), *p;
@@ -425,33 +1727,14 @@ static char *method_params(json_t *m)
 	return s;
 }
 
-static int cmd_methods(struct ctl *ctl, const struct ctl_cmd *cmd,
-		       int argc, char **argv)
+static int methods_print(json_t *res)
 {
-	size_t i, wname = 6, wparams = 6, n;
-	json_t *res, *m;
-	char **cols;
-	int r;
+	size_t i, wname = 6, wparams = 6, n = json_array_size(res);
+	char **cols = calloc(n ? n : 1, sizeof(*cols));
+	json_t *m;
 
-	(void)argv;
-	if (argc != 0)
-		return ctl_usage_error(cmd);
-	r = ctl_call(ctl, "rpc.methods", NULL, &res);
-	if (r != CTL_OK)
-		return r;
-	if (ctl->json || !json_is_array(res)) {
-		json_print(stdout, res, JSON_INDENT(2));
-		json_decref(res);
-		return CTL_OK;
-	}
-
-	n = json_array_size(res);
-	cols = calloc(n ? n : 1, sizeof(*cols));
-	if (!cols) {
-		json_decref(res);
-		ctl_err("out of memory");
-		return CTL_TRANSPORT;
-	}
+	if (!cols)
+		return ctl_oom();
 	json_array_foreach(res, i, m) {
 		const char *name = json_string_value(json_object_get(m, "name"));
 
@@ -472,8 +1755,28 @@ static int cmd_methods(struct ctl *ctl, const struct ctl_cmd *cmd,
 		free(cols[i]);
 	}
 	free(cols);
-	json_decref(res);
 	return CTL_OK;
+}
+
+static int cmd_methods(struct ctl *ctl, const struct ctl_cmd *cmd,
+		       int argc, char **argv)
+{
+	struct cmd_args a;
+	json_t *res = NULL;
+	int r;
+
+	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	cmd_args_free(&a);
+	if (r == CTL_OK)
+		r = ctl_call(ctl, "rpc.methods", NULL, &res);
+	if (r != CTL_OK)
+		return r;
+	if (ctl->json || !json_is_array(res))
+		json_print(stdout, res, JSON_INDENT(2));
+	else
+		r = methods_print(res);
+	json_decref(res);
+	return r;
 }
 
 /* ---- version, help ---- */
@@ -481,9 +1784,13 @@ static int cmd_methods(struct ctl *ctl, const struct ctl_cmd *cmd,
 static int cmd_version(struct ctl *ctl, const struct ctl_cmd *cmd,
 		       int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 0)
-		return ctl_usage_error(cmd);
+	struct cmd_args a;
+	int r;
+
+	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	cmd_args_free(&a);
+	if (r != CTL_OK)
+		return r;
 	if (ctl->json_forced) {
 		json_t *v = json_pack("{s:s}", "armvmctl", ARMVMD_VERSION);
 
@@ -514,21 +1821,92 @@ static int cmd_help(struct ctl *ctl, const struct ctl_cmd *cmd,
 	}
 	printf("usage: armvmctl [OPTIONS] %s%s%s\n\n%s\n", about->name,
 	       *about->usage ? " " : "", about->usage, about->doc);
+	if (about->help)
+		printf("\nOptions:\n%s", about->help);
 	return CTL_OK;
 }
 
+#define HELP_JSON \
+	"  --json               print the JSON result, even on a terminal\n"
+
+#define HELP_SPEC \
+	"  --name NAME          VM name (default: generated, vm1, vm2, ...)\n" \
+	"  --kernel PATH        arm64 Image (or gzip of one); zImage with --aarch32\n" \
+	"  --initrd PATH        initial ramdisk\n" \
+	"  --dtb PATH           device tree to boot with instead of the generated one\n" \
+	"  --cmdline STR        kernel command line\n" \
+	"  --memory SIZE[@BASE] a RAM bank (K, M, G, T; BASE decimal or 0x hex);\n" \
+	"                       repeat for more banks, the first holds the kernel\n" \
+	"                       (default 512M at 2 GiB)\n" \
+	"  --vcpus N            number of vCPUs (default 1)\n" \
+	"  --ipa BITS           IPA size (default: the smallest covering the map)\n" \
+	"  --gic auto|v2|v3     interrupt controller (default auto)\n" \
+	"  --aarch32            a 32-bit guest\n"
+
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "host",	cmd_host,	"",
-	  "show KVM support, address limits, GIC and features" },
-	{ "methods",	cmd_methods,	"",
-	  "list the RPC methods armvmd offers" },
-	{ "call",	cmd_call,	"METHOD [JSON-PARAMS|-]",
-	  "call any RPC method and print its JSON result" },
-	{ "version",	cmd_version,	"",
-	  "print the version of armvmctl" },
-	{ "help",	cmd_help,	"[COMMAND]",
-	  "show this help, or the usage of one command" },
-	{ NULL, NULL, NULL, NULL },
+	{ .name = "host", .run = cmd_host, .usage = "",
+	  .doc = "show KVM support, address limits, GIC and features",
+	  .help = HELP_JSON },
+	{ .name = "methods", .run = cmd_methods, .usage = "",
+	  .doc = "list the RPC methods armvmd offers", .help = HELP_JSON },
+	{ .name = "call", .run = cmd_call, .usage = "METHOD [JSON-PARAMS|-]",
+	  .doc = "call any RPC method and print its JSON result" },
+	{ .name = "create", .run = cmd_vm,
+	  .usage = "[--name NAME] --kernel PATH [--initrd PATH] [--dtb PATH]"
+		   " [--cmdline STR] [--memory SIZE[@BASE]]... [--vcpus N]"
+		   " [--ipa BITS] [--gic auto|v2|v3] [--aarch32] [--no-start]",
+	  .brief = "--kernel PATH [OPTIONS]",
+	  .doc = "create a VM and start it",
+	  .help = HELP_SPEC
+		  "  --no-start           set the VM up, but do not start it\n"
+		  HELP_JSON,
+	  .opts = create_opts, .method = "vm.create", .required = "kernel",
+	  .show = show_created },
+	{ .name = "layout", .run = cmd_vm,
+	  .usage = "--kernel PATH [--initrd PATH] [--dtb PATH] [--cmdline STR]"
+		   " [--memory SIZE[@BASE]]... [--vcpus N] [--ipa BITS]"
+		   " [--gic auto|v2|v3] [--aarch32]",
+	  .brief = "--kernel PATH [OPTIONS]",
+	  .doc = "show the address plan of a VM, creating nothing",
+	  .help = HELP_SPEC HELP_JSON,
+	  .opts = layout_opts, .method = "vm.layout", .required = "kernel",
+	  .show = show_layout },
+	{ .name = "start", .run = cmd_vm, .usage = "NAME",
+	  .doc = "start a created, stopped or crashed VM", .help = HELP_JSON,
+	  .method = "vm.start", .name_arg = true, .show = show_state },
+	{ .name = "stop", .run = cmd_vm, .usage = "NAME [--force]",
+	  .doc = "stop a VM (its worker ends; the definition stays)",
+	  .help = "  --force              stop at once (the only way for now)\n"
+		  HELP_JSON,
+	  .opts = stop_opts, .method = "vm.stop", .name_arg = true,
+	  .show = show_state },
+	{ .name = "destroy", .run = cmd_vm, .usage = "NAME",
+	  .doc = "stop a VM if needed and forget it", .help = HELP_JSON,
+	  .method = "vm.destroy", .name_arg = true, .show = show_state },
+	{ .name = "list", .run = cmd_vm, .usage = "",
+	  .doc = "list the VMs with their state", .help = HELP_JSON,
+	  .method = "vm.list", .show = show_list },
+	{ .name = "info", .run = cmd_vm, .usage = "NAME",
+	  .doc = "show a VM's state, IPA size, vCPUs, memory and files",
+	  .help = HELP_JSON,
+	  .method = "vm.info", .name_arg = true, .show = show_info },
+	{ .name = "console", .run = cmd_console,
+	  .usage = "NAME [--recent] [--bytes N] [--linger SEC]",
+	  .brief = "NAME [OPTIONS]",
+	  .doc = "print a VM's recent console output, then attach to it",
+	  .help = "  --recent             print the recent output only, do not attach\n"
+		  "  --bytes N            at most N bytes of recent output\n"
+		  "                       (default 16384 with --recent, else 2048)\n"
+		  "  --linger SEC         when standard input is not a terminal: keep\n"
+		  "                       printing output SEC seconds after its end\n"
+		  "                       (default 2)\n"
+		  "  --json               print the vm.console result, do not attach\n",
+	  .opts = console_opts, .name_arg = true },
+	{ .name = "version", .run = cmd_version, .usage = "",
+	  .doc = "print the version of armvmctl", .help = HELP_JSON },
+	{ .name = "help", .run = cmd_help, .usage = "[COMMAND]",
+	  .doc = "show this help, or the usage and options of one command" },
+	{ .name = NULL },
 };
 
 static const struct ctl_cmd *cmd_find(const char *name)
@@ -544,7 +1922,6 @@ static const struct ctl_cmd *cmd_find(const char *name)
 static void help_print(FILE *f)
 {
 	const struct ctl_cmd *cmd;
-	char left[64];
 
 	fprintf(f,
 		"usage: armvmctl [--socket PATH] [--json] [--timeout SEC] COMMAND [ARGS]\n"
@@ -554,15 +1931,20 @@ static void help_print(FILE *f)
 		"Options:\n"
 		"  -s, --socket PATH   daemon socket (default $ARMVMD_SOCKET, else\n"
 		"                      %s)\n"
-		"  -j, --json          print JSON even on a terminal\n"
+		"  -j, --json          print JSON even on a terminal (commands take\n"
+		"                      --json too)\n"
 		"  -t, --timeout SEC   give up waiting for an answer after SEC seconds\n"
 		"                      (fractions allowed; 0 waits forever, the default)\n"
 		"  -h, --help          show this help\n"
 		"\n"
-		"Commands:\n", ARMVM_DEFAULT_SOCKET);
+		"Commands (armvmctl help COMMAND shows their options):\n",
+		ARMVM_DEFAULT_SOCKET);
 	for (cmd = ctl_cmds; cmd->name; cmd++) {
+		const char *usage = cmd->brief ? cmd->brief : cmd->usage;
+		char left[64];
+
 		snprintf(left, sizeof(left), "%s%s%s", cmd->name,
-			 *cmd->usage ? " " : "", cmd->usage);
+			 *usage ? " " : "", usage);
 		if (strlen(left) > 22)
 			fprintf(f, "  %s\n  %-22s  %s\n", left, "", cmd->doc);
 		else
@@ -580,18 +1962,11 @@ static void help_print(FILE *f)
 
 static int parse_timeout(const char *s, int *ms)
 {
-	char *end;
 	double sec;
 
-	errno = 0;
-	sec = strtod(s, &end);
-	if (errno || end == s || *end || !(sec >= 0) || sec > 2000000.0)
+	if (parse_seconds(s, &sec) < 0)
 		return -1;
-	if (sec == 0) {
-		*ms = -1;
-		return 0;
-	}
-	*ms = (int)(sec * 1000 + 0.999);
+	*ms = sec == 0 ? -1 : (int)(sec * 1000 + 0.999);
 	return 0;
 }
 

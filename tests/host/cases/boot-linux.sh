@@ -10,9 +10,8 @@ need_guest
 armvmd_start
 
 say "create and start a 2-vCPU guest"
-assert_ok ctl --json call vm.create "{\"name\":\"g1\",\"kernel\":\"$GUEST_KERNEL\",
+jctl_ok "$CASE_TMP/create.json" call vm.create "{\"name\":\"g1\",\"kernel\":\"$GUEST_KERNEL\",
 	\"initrd\":\"$GUEST_INITRD\",\"memory\":\"512M\",\"vcpus\":2}"
-printf '%s\n' "$RUN_OUT" >"$CASE_TMP/create.json"
 assert_json state running "$CASE_TMP/create.json"
 assert_json ipa_bits 32 "$CASE_TMP/create.json"
 
@@ -36,6 +35,6 @@ wait_console g1 'Booting Linux|Linux version' 60
 assert_ok ctl --json call vm.stop '{"name":"g1","force":true}'
 wait_state g1 stopped 10
 assert_ok ctl --json call vm.destroy '{"name":"g1"}'
-assert_fails ctl --json call vm.info '{"name":"g1"}'
-assert_contains "$RUN_OUT" "-32002" "error code for a destroyed VM"
+jctl_fails "$CASE_TMP/gone.json" call vm.info '{"name":"g1"}'
+assert_json code -32002 "$CASE_TMP/gone.json"
 armvmd_stop

@@ -52,3 +52,26 @@ wait_state() {
 	done
 	fail "$1: state $(vm_state "$1"), expected $2 within $3 s"
 }
+
+# jctl FILE ARGS...: armvmctl --json ARGS with the JSON it prints (result or
+# error object) in FILE and its messages beside it; sets RUN_RC
+jctl() {
+	_jf=$1
+	shift
+	printf '$ armvmctl --json %s\n' "$*"
+	ctl --json "$@" >"$_jf" 2>"$_jf.err"
+	RUN_RC=$?
+	cat "$_jf" "$_jf.err"
+	[ "$RUN_RC" = 0 ] || printf '(exit %s)\n' "$RUN_RC"
+}
+
+# jctl_ok FILE ARGS... / jctl_fails FILE ARGS...
+jctl_ok() {
+	jctl "$@"
+	[ "$RUN_RC" = 0 ] || fail "armvmctl $2 $3 failed (exit $RUN_RC): $(tail -n 1 "$1.err")"
+}
+
+jctl_fails() {
+	jctl "$@"
+	[ "$RUN_RC" = 1 ] || fail "armvmctl $2 $3: exit $RUN_RC, expected 1 (an RPC error)"
+}
