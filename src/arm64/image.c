@@ -91,6 +91,38 @@ static const char *arm64_hint(const unsigned char *p, size_t len)
 	return "no \"ARM\\x64\" magic at offset 56";
 }
 
+/*
+ * An arm64 Image built with the EFI stub is also a PE/COFF file ("MZ" in
+ * code0, the PE header offset at 0x3c): its section table says how long
+ * the file must be, which is the one way to notice a truncated plain Image
+ * (image_size includes the BSS, so it cannot tell).  0 when not PE.
+ */
+static uint64_t pe_file_size(const unsigned char *p, size_t len)
+{
+	uint32_t pe, nsec, opt, sec;
+	uint64_t end = 0;
+
+	if (p[0] != 'M' || p[1] != 'Z' || len < 0x40)
+		return 0;
+	pe = get_le32(p + 0x3c);
+	if (pe > len || len - pe < 24 || memcmp(p + pe, "PE\0\0", 4))
+		return 0;
+	nsec = p[pe + 6] | (uint32_t)p[pe + 7] << 8;
+	opt = p[pe + 20] | (uint32_t)p[pe + 21] << 8;
+	sec = pe + 24 + opt;
+	for (uint32_t i = 0; i < nsec && i < 96; i++, sec += 40) {
+		uint64_t raw_size, raw_ptr;
+
+		if (sec > len || len - sec < 40)
+			return 0;	/* the table itself is cut off */
+		raw_size = get_le32(p + sec + 16);
+		raw_ptr = get_le32(p + sec + 20);
+		if (raw_ptr + raw_size > end)
+			end = raw_ptr + raw_size;
+	}
+	return end;
+}
+
 int image_parse_arm64(const void *buf, size_t len, struct image_info *info,
 		      char *msg, size_t msglen)
 {
@@ -107,6 +139,13 @@ int image_parse_arm64(const void *buf, size_t len, struct image_info *info,
 	}
 	if (!has_arm64_magic(p, len)) {
 		setmsg(msg, msglen, "not an arm64 Image: %s", arm64_hint(p, len));
+		return -EINVAL;
+	}
+
+	uint64_t pe_size = pe_file_size(p, len);
+	if (pe_size > len) {
+		setmsg(msg, msglen, "truncated arm64 Image: %zu bytes, its EFI/PE "
+		       "header describes %llu", len, (unsigned long long)pe_size);
 		return -EINVAL;
 	}
 

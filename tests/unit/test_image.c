@@ -639,6 +639,34 @@ static void test_read_file(void **state)
 
 /* ---- device trees ---- */
 
+/* an EFI-stub Image: "MZ", PE header at 0x40, one section ending at 8 KiB */
+static unsigned char *make_pe_arm64(size_t len)
+{
+	unsigned char *p = make_arm64(len, 0, 0x10000, 0);
+
+	p[0] = 'M';
+	p[1] = 'Z';
+	put_le32(p + 0x3c, 0x40);
+	memset(p + 0x40, 0, 24 + 40);
+	memcpy(p + 0x40, "PE\0\0", 4);
+	p[0x40 + 6] = 1;		/* one section, no optional header */
+	put_le32(p + 0x40 + 24 + 16, 0x1000);	/* SizeOfRawData */
+	put_le32(p + 0x40 + 24 + 20, 0x1000);	/* PointerToRawData */
+	return p;
+}
+
+static void test_arm64_pe_truncated(void **state)
+{
+	struct image_info info;
+	char msg[256];
+	unsigned char *whole = make_pe_arm64(0x2000);
+
+	assert_int_equal(image_parse_arm64(whole, 0x2000, &info, msg, sizeof(msg)), 0);
+	assert_int_equal(image_parse_arm64(whole, 0x1800, &info, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "truncated"));
+	free(whole);
+}
+
 static void make_dtb(void *buf, int size)
 {
 	int node;
@@ -705,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_arm64_truncated),
 		cmocka_unit_test(test_arm64_big_endian),
 		cmocka_unit_test(test_arm64_legacy),
+		cmocka_unit_test(test_arm64_pe_truncated),
 		cmocka_unit_test(test_arm64_file_longer_than_image_size),
 		cmocka_unit_test(test_zimage_good),
 		cmocka_unit_test(test_zimage_bad),
