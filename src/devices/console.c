@@ -111,20 +111,50 @@ char *console_tail(struct console *con, size_t max, size_t *len,
 	return out;
 }
 
+size_t console_input_take(struct console *con, uint8_t *buf, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&con->lock);
+	while (n < max && con->inq_len) {
+		buf[n++] = con->inq[con->inq_head];
+		con->inq_head = (con->inq_head + 1) % CONSOLE_INPUT_MAX;
+		con->inq_len--;
+	}
+	pthread_mutex_unlock(&con->lock);
+	return n;
+}
+
 static void client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct console_client *cl = w->data;
+	struct console *con = cl->con;
 	uint8_t buf[512];
 	ssize_t n = recv(cl->fd, buf, sizeof(buf), 0);
 
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
 		client_drop(cl);
 		return;
 	}
-	if (cl->con->input)
-		cl->con->input(cl->con->input_opaque, buf, (size_t)n);
+	if (n == 0) {
+		/* done typing, maybe not done reading: keep sending output */
+		ev_io_stop(loop, &cl->watcher);
+		return;
+	}
+	pthread_mutex_lock(&con->lock);
+	for (ssize_t i = 0; i < n; i++) {
+		if (con->inq_len == CONSOLE_INPUT_MAX) {
+			con->input_dropped += (uint64_t)(n - i);
+			break;
+		}
+		con->inq[(con->inq_head + con->inq_len) % CONSOLE_INPUT_MAX] = buf[i];
+		con->inq_len++;
+	}
+	pthread_mutex_unlock(&con->lock);
+	if (con->input_ready)
+		con->input_ready(con->input_opaque);
 }
 
 static void console_accept(struct ev_loop *loop, ev_io *w, int revents)

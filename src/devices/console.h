@@ -17,6 +17,7 @@
 #define CONSOLE_RING_SIZE	(64u << 10)
 #define CONSOLE_PENDING_MAX	(256u << 10)
 #define CONSOLE_MAX_CLIENTS	8
+#define CONSOLE_INPUT_MAX	(16u << 10)
 
 struct console_client {
 	int fd;
@@ -39,8 +40,12 @@ struct console {
 	ev_io accept_watcher;
 	struct console_client clients[CONSOLE_MAX_CLIENTS];
 
-	/* input from clients; may be NULL */
-	void (*input)(void *opaque, const uint8_t *buf, size_t len);
+	/* input typed by clients waits here until the device takes it */
+	uint8_t inq[CONSOLE_INPUT_MAX];
+	size_t inq_head, inq_len;
+	uint64_t input_dropped;
+	/* tells the device that input is waiting; may be NULL */
+	void (*input_ready)(void *opaque);
 	void *input_opaque;
 };
 
@@ -51,6 +56,9 @@ void console_close(struct console *con);
 
 /* Any thread: append guest output. */
 void console_write(struct console *con, const uint8_t *buf, size_t len);
+
+/* Any thread: take up to max bytes of waiting input (the device's FIFO). */
+size_t console_input_take(struct console *con, uint8_t *buf, size_t max);
 
 /* Copy the last at most max bytes of output into a new string. */
 char *console_tail(struct console *con, size_t max, size_t *len,

@@ -39,6 +39,20 @@ static void uart_update_irq(struct uart8250 *u)
 	}
 }
 
+/* called with the lock held: refill the receive FIFO from the console */
+static void uart_fill_rx(struct uart8250 *u)
+{
+	uint8_t buf[UART_RX_FIFO];
+	size_t n;
+
+	if (u->rx_count)
+		return;
+	n = console_input_take(u->console, buf, UART_RX_FIFO);
+	for (size_t i = 0; i < n; i++)
+		u->rx[(u->rx_head + u->rx_count++) % UART_RX_FIFO] = buf[i];
+	u->rx_bytes += n;
+}
+
 static uint8_t uart_read(struct uart8250 *u, unsigned reg)
 {
 	uint8_t v = 0;
@@ -52,6 +66,7 @@ static uint8_t uart_read(struct uart8250 *u, unsigned reg)
 			u->rx_head = (u->rx_head + 1) % UART_RX_FIFO;
 			u->rx_count--;
 		}
+		uart_fill_rx(u);
 		return v;
 	case UART_IER:
 		return u->lcr & LCR_DLAB ? u->dlm : u->ier;
@@ -141,16 +156,12 @@ void uart8250_mmio(void *dev, uint64_t offset, uint8_t *data, unsigned len,
 	pthread_mutex_unlock(&u->lock);
 }
 
-void uart8250_receive(void *dev, const uint8_t *buf, size_t len)
+void uart8250_input_ready(void *dev)
 {
 	struct uart8250 *u = dev;
 
 	pthread_mutex_lock(&u->lock);
-	for (size_t i = 0; i < len && u->rx_count < UART_RX_FIFO; i++) {
-		u->rx[(u->rx_head + u->rx_count) % UART_RX_FIFO] = buf[i];
-		u->rx_count++;
-		u->rx_bytes++;
-	}
+	uart_fill_rx(u);
 	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 }

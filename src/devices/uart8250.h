@@ -31,7 +31,7 @@ void uart8250_init(struct uart8250 *u, struct console *con, unsigned spi,
 		   irq_fn set_irq, void *irq_opaque);
 void uart8250_mmio(void *dev, uint64_t offset, uint8_t *data, unsigned len,
 		   bool is_write);
-/* From the console: bytes typed by an attached client. */
-void uart8250_receive(void *dev, const uint8_t *buf, size_t len);
+/* From the console: input is waiting (taken as the receive FIFO drains). */
+void uart8250_input_ready(void *dev);
 
 #endif

@@ -141,7 +141,7 @@ static int devices_setup(struct vm *vm, const char *console_log,
 	if (r < 0)
 		return setup_fail(r, "console log %s: %s", console_log, strerror(-r));
 	uart8250_init(&vm->uart, &vm->console, LAYOUT_IRQ_UART, vm_set_irq, vm);
-	vm->console.input = uart8250_receive;
+	vm->console.input_ready = uart8250_input_ready;
 	vm->console.input_opaque = &vm->uart;
 	pl031_init(&vm->rtc);
 	r = bus_register(&vm->bus, LAYOUT_UART_BASE, LAYOUT_UART_SIZE,

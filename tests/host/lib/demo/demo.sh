@@ -2,6 +2,7 @@
 # tests/host/lib/*.sh: inside the emulated arm64 host as a host-test case,
 # or directly on an arm64 machine with KVM.
 # hosts: none
+# needs: guests
 
 say "This machine: $(uname -m), Linux $(uname -r), $(nproc) CPUs"
 if [ -c /dev/kvm ]; then
@@ -30,6 +31,45 @@ say "The same as JSON, for scripts"
 echo "\$ armvmctl host --json"
 ctl --json host || fail "armvmctl host --json failed"
 echo
+
+if [ -f "${GUEST_KERNEL:-}" ] && [ -f "${GUEST_INITRD:-}" ]; then
+	say "The address plan for a guest: 512 MiB, 2 vCPUs (nothing is created)"
+	echo "\$ armvmctl layout --kernel $GUEST_KERNEL --initrd $GUEST_INITRD --memory 512M --vcpus 2"
+	ctl layout --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --memory 512M --vcpus 2 ||
+		fail "armvmctl layout failed"
+	echo
+
+	say "A request the host cannot satisfy is refused up front"
+	echo "\$ armvmctl create --kernel ... --memory 256M@0x10000000000000"
+	ctl create --kernel "$GUEST_KERNEL" --memory 256M@0x10000000000000 && fail "accepted?"
+	echo
+
+	say "Creating and starting the guest 'demo'"
+	echo "\$ armvmctl create --name demo --kernel $GUEST_KERNEL --initrd $GUEST_INITRD --memory 512M --vcpus 2"
+	ctl create --name demo --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+		--memory 512M --vcpus 2 || fail "armvmctl create failed"
+	echo
+	say "Its console, until the guest's init runs (nested emulation: ~30 s)"
+	log=$ARMVMD_RUNTIME_DIR/vms/demo/console.log
+	tail -f "$log" 2>/dev/null &
+	tailpid=$!
+	n=600
+	while [ $n -gt 0 ] && ! grep -q ARMVMD-GUEST-DONE "$log" 2>/dev/null; do
+		sleep 0.5
+		n=$((n - 1))
+	done
+	sleep 1
+	kill "$tailpid" 2>/dev/null
+	grep -q ARMVMD-GUEST-INIT "$log" || fail "the guest did not reach its init"
+	echo
+	say "The guest powered itself off; armvmd saw it"
+	echo "\$ armvmctl list"
+	ctl list
+	echo "\$ armvmctl info demo"
+	ctl info demo
+	ctl destroy demo >/dev/null
+	echo
+fi
 
 say "Stopping armvmd with SIGTERM"
 armvmd_stop 5 TERM
