@@ -1924,7 +1924,7 @@ static void help_print(FILE *f)
 	const struct ctl_cmd *cmd;
 
 	fprintf(f,
-		"usage: armvmctl [--socket PATH] [--json] [--timeout SEC] COMMAND [ARGS]\n"
+		"usage: armvmctl [--socket PATH] [--json|--table] [--timeout SEC] COMMAND [ARGS]\n"
 		"\n"
 		"Control armvmd, the arm64 KVM virtual machine manager.\n"
 		"\n"
@@ -1933,6 +1933,7 @@ static void help_print(FILE *f)
 		"                      %s)\n"
 		"  -j, --json          print JSON even on a terminal (commands take\n"
 		"                      --json too)\n"
+		"      --table         readable output even when piped\n"
 		"  -t, --timeout SEC   give up waiting for an answer after SEC seconds\n"
 		"                      (fractions allowed; 0 waits forever, the default)\n"
 		"  -h, --help          show this help\n"
@@ -1975,11 +1976,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "json",	no_argument,		NULL, 'j' },
+		{ "table",	no_argument,		NULL, 'T' },
 		{ "timeout",	required_argument,	NULL, 't' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl ctl = { .timeout_ms = -1 };
+	bool table = false;	/* readable output even when piped */
 	const struct ctl_cmd *cmd;
 	int opt, r;
 
@@ -1990,6 +1993,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			ctl.json_forced = true;
+			break;
+		case 'T':
+			table = true;
 			break;
 		case 't':
 			if (parse_timeout(optarg, &ctl.timeout_ms) < 0) {
@@ -2018,7 +2024,7 @@ int main(int argc, char **argv)
 	}
 	if (!ctl.socket)
 		ctl.socket = armvm_default_socket();
-	ctl.json = ctl.json_forced || !isatty(STDOUT_FILENO);
+	ctl.json = ctl.json_forced || (!table && !isatty(STDOUT_FILENO));
 
 	r = cmd->run(&ctl, cmd, argc - optind - 1, argv + optind + 1);
 	armvm_close(ctl.conn);

@@ -182,8 +182,11 @@ int plan_build(json_t *spec, const struct plan_host *host,
 
 	if (parse_banks(json_object_get(spec, "memory"), &plan->cfg, err) < 0)
 		return -1;
-	if (layout_place_banks(&plan->cfg, err) < 0)
+	if (layout_place_banks(&plan->cfg, err) < 0) {
+		if (err->code == ARMVM_E_IPA)
+			err->host_limit_bits = host->limits.ipa_limit_bits;
 		return -1;
+	}
 	if (layout_choose_ipa(&plan->cfg, &host->limits, &plan->ipa, err) < 0)
 		return -1;
 

@@ -49,10 +49,13 @@ dmode=$(dmesg_kvm_mode)
 assert_eq "$mode" "$dmode" "kvm_mode vs dmesg"
 assert_eq "$(json_get kernel "$json")" "$(uname -r)" "kernel vs uname -r"
 
-say "armvmctl host (table)"
+say "armvmctl host piped prints JSON; --table prints the readable table"
 assert_ok ctl host
-[ -n "$RUN_OUT" ] || fail "armvmctl host printed nothing"
+assert_eq "$(printf '%s' "$RUN_OUT" | head -c 1)" "{" "first byte of piped output"
+assert_ok ctl --table host
+assert_not_contains "$RUN_OUT" "{" "table output"
 assert_contains "$RUN_OUT" "$ipa" "table output"
+assert_contains "$RUN_OUT" "$mode" "table output"
 
 say "SIGTERM ends armvmd with status 0 and removes the socket"
 armvmd_stop 5 TERM

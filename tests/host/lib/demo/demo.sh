@@ -24,7 +24,7 @@ echo
 
 say "Asking armvmd about this host"
 echo "\$ armvmctl host"
-ctl host || fail "armvmctl host failed"
+ctl --table host || fail "armvmctl host failed"
 echo
 
 say "The same as JSON, for scripts"
@@ -35,18 +35,18 @@ echo
 if [ -f "${GUEST_KERNEL:-}" ] && [ -f "${GUEST_INITRD:-}" ]; then
 	say "The address plan for a guest: 512 MiB, 2 vCPUs (nothing is created)"
 	echo "\$ armvmctl layout --kernel $GUEST_KERNEL --initrd $GUEST_INITRD --memory 512M --vcpus 2"
-	ctl layout --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --memory 512M --vcpus 2 ||
+	ctl --table layout --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --memory 512M --vcpus 2 ||
 		fail "armvmctl layout failed"
 	echo
 
 	say "A request the host cannot satisfy is refused up front"
 	echo "\$ armvmctl create --kernel ... --memory 256M@0x10000000000000"
-	ctl create --kernel "$GUEST_KERNEL" --memory 256M@0x10000000000000 && fail "accepted?"
+	ctl --table create --kernel "$GUEST_KERNEL" --memory 256M@0x10000000000000 && fail "accepted?"
 	echo
 
 	say "Creating and starting the guest 'demo'"
 	echo "\$ armvmctl create --name demo --kernel $GUEST_KERNEL --initrd $GUEST_INITRD --memory 512M --vcpus 2"
-	ctl create --name demo --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+	ctl --table create --name demo --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
 		--memory 512M --vcpus 2 || fail "armvmctl create failed"
 	echo
 	say "Its console, until the guest's init runs (nested emulation: ~30 s)"
@@ -64,9 +64,9 @@ if [ -f "${GUEST_KERNEL:-}" ] && [ -f "${GUEST_INITRD:-}" ]; then
 	echo
 	say "The guest powered itself off; armvmd saw it"
 	echo "\$ armvmctl list"
-	ctl list
+	ctl --table list
 	echo "\$ armvmctl info demo"
-	ctl info demo
+	ctl --table info demo
 	ctl destroy demo >/dev/null
 	echo
 fi
