@@ -17,6 +17,7 @@
 #include "arm64/hostinfo.h"
 #include "daemon/daemon.h"
 #include "libarmvm.h"
+#include "util/fs.h"
 #include "vm/worker.h"
 
 static const char *const state_names[] = {
@@ -325,24 +326,6 @@ static int write_spec(struct vm_entry *e)
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 {
 	struct daemon *d = e->d;
@@ -350,7 +333,7 @@ int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 	int pipefd[2], r;
 	pid_t pid;
 
-	r = mkdir_p(e->dir);
+	r = mkdir_p(e->dir, 0750);
 	if (r < 0 || write_spec(e) < 0) {
 		snprintf(msg, msglen, "cannot write %s: %s", e->dir,
 			 strerror(r < 0 ? -r : EIO));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/server.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 struct client {
@@ -353,6 +354,7 @@ int server_adopt(struct server *srv, struct ev_loop *loop, int fd,
 	return 0;
 }
 
+/* the directory the socket goes into */
 static int mkdir_parents(const char *path)
 {
 	char dir[PATH_MAX];
@@ -364,17 +366,7 @@ static int mkdir_parents(const char *path)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return mkdir_p(dir, 0755);
 }
 
 /* Is someone accepting on path?  1 yes, 0 no (stale), <0 error. */

@@ -21,17 +21,23 @@ const char *rpc_type_name(enum rpc_type type)
 	return type_names[type];
 }
 
+static void call_set_error(struct rpc_call *call, int code, json_t *data,
+			   const char *fmt, va_list ap)
+{
+	vsnprintf(call->err_message, sizeof(call->err_message), fmt, ap);
+	call->err_code = code;
+	json_decref(call->err_data);
+	call->err_data = data;
+}
+
 int rpc_fail(struct rpc_call *call, int code, json_t *data,
 	     const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(call->err_message, sizeof(call->err_message), fmt, ap);
+	call_set_error(call, code, data, fmt, ap);
 	va_end(ap);
-	call->err_code = code;
-	json_decref(call->err_data);
-	call->err_data = data;
 	return -1;
 }
 
@@ -262,11 +268,8 @@ void rpc_deferred_fail(struct rpc_call *call, int code, json_t *data,
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(call->err_message, sizeof(call->err_message), fmt, ap);
+	call_set_error(call, code, data, fmt, ap);
 	va_end(ap);
-	call->err_code = code;
-	json_decref(call->err_data);
-	call->err_data = data;
 	call_complete(call, NULL);
 	json_decref(id);
 	free(call);
