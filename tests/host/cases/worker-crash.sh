@@ -26,12 +26,17 @@ assert_contains "$(json_get reason "$CASE_TMP/a.json")" "signal 9" "crash reason
 say "b keeps running and printing"
 assert_eq "$(vm_state b)" running "state of b"
 before=$(grep -c ARMVMD-GUEST-ALIVE "$(vm_console_log b)")
-sleep 12
+sleep 8
 after=$(grep -c ARMVMD-GUEST-ALIVE "$(vm_console_log b)")
 [ "$after" -gt "$before" ] || fail "b printed nothing new ($before -> $after)"
 note "ok: b alive ($before -> $after)"
 assert_ok ctl list
 kill -0 "$ARMVMD_PID" || fail "armvmd died"
+
+say "input typed on b's console reaches its shell (armvmctl console)"
+wait_console b 'ARMVMD-GUEST-SHELL' 30
+run sh -c "echo 'echo MARK\$((6*7))' | $ARMVMCTL --socket $ARMVMD_SOCKET console b --linger 5"
+assert_contains "$RUN_OUT" "MARK42" "the shell's answer on the console"
 
 say "a crashed VM can be started again"
 assert_ok ctl --json call vm.start '{"name":"a"}'
