@@ -234,7 +234,7 @@ guest_part() {
 	mkdir -p "$HOSTBUILD/initramfs"
 	key=$(
 		{
-			echo "armvmd-host-guests v1 $1"
+			echo "armvmd-host-guests v1 $1 ${GUEST_MODULES:-}"
 			stat -L -c '%n %s %Y' "$kernel"
 			sha256sum "$busybox" "$TOP"/tests/guests/*
 		} | sha256sum | cut -c1-16
@@ -247,6 +247,10 @@ guest_part() {
 	stage=$(mktemp -d "$HOSTBUILD/initramfs/gstage.XXXXXX")
 	mkdir -p "$stage/usr/lib/armvmd-guests"
 	cp "$kernel" "$stage/usr/lib/armvmd-guests/Image"
+	# the guest kernel's modules the test guest loads (input for the
+	# power key; see tests/guests/linux-init)
+	GUEST_MODULES_DIR=$(dirname "$kernel")/../lib/modules/$(basename "$kernel" | sed 's/^vmlinuz-//') \
+	GUEST_MODULES=${GUEST_MODULES:-"gpio_keys evdev"} \
 	"$TOP/tests/guests/mkinitrd" "$busybox" "$stage/usr/lib/armvmd-guests/linux.cpio.gz" ||
 		{ rm -rf "$stage"; die "tests/guests/mkinitrd failed"; }
 	tmp=$out.tmp.$$
