@@ -596,6 +596,14 @@ enum ctl_opt {
 	OPT_BYTES,
 	OPT_RECENT,
 	OPT_LINGER,
+	OPT_TIMEOUT_S,
+	OPT_AUTOSTART,
+	OPT_NO_AUTOSTART,
+	OPT_ON_POWEROFF,
+	OPT_ON_REBOOT,
+	OPT_VM,
+	OPT_KIND,
+	OPT_STATE,
 };
 
 #define OPT_JSON_ENTRY	{ "json", no_argument, NULL, OPT_JSON }
@@ -617,9 +625,38 @@ enum ctl_opt {
 
 static const struct option json_opts[] = { OPT_JSON_ENTRY, OPT_END };
 
+/* what happens to a VM when the guest or the daemon does something */
+#define POLICY_OPTIONS \
+	{ "on-poweroff", required_argument,	NULL, OPT_ON_POWEROFF }, \
+	{ "on-reboot",	required_argument,	NULL, OPT_ON_REBOOT }
+
 static const struct option create_opts[] = {
 	SPEC_OPTIONS,
 	{ "no-start",	no_argument,		NULL, OPT_NO_START },
+	{ "autostart",	no_argument,		NULL, OPT_AUTOSTART },
+	POLICY_OPTIONS,
+	OPT_END,
+};
+
+static const struct option set_opts[] = {
+	{ "autostart",	no_argument,		NULL, OPT_AUTOSTART },
+	{ "no-autostart", no_argument,		NULL, OPT_NO_AUTOSTART },
+	POLICY_OPTIONS,
+	OPT_JSON_ENTRY,
+	OPT_END,
+};
+
+static const struct option events_opts[] = {
+	{ "vm",		required_argument,	NULL, OPT_VM },
+	{ "kind",	required_argument,	NULL, OPT_KIND },
+	OPT_JSON_ENTRY,
+	OPT_END,
+};
+
+static const struct option wait_opts[] = {
+	{ "state",	required_argument,	NULL, OPT_STATE },
+	{ "timeout",	required_argument,	NULL, OPT_TIMEOUT_S },
+	OPT_JSON_ENTRY,
 	OPT_END,
 };
 
@@ -627,6 +664,7 @@ static const struct option layout_opts[] = { SPEC_OPTIONS, OPT_END };
 
 static const struct option stop_opts[] = {
 	{ "force",	no_argument,		NULL, OPT_FORCE },
+	{ "timeout",	required_argument,	NULL, OPT_TIMEOUT_S },
 	OPT_JSON_ENTRY,
 	OPT_END,
 };
@@ -669,6 +707,14 @@ static const struct opt_key {
 	{ OPT_NO_START,	"start",	K_FALSE,	NULL },
 	{ OPT_FORCE,	"force",	K_TRUE,		NULL },
 	{ OPT_BYTES,	"bytes",	K_INT,		NULL },
+	{ OPT_TIMEOUT_S, "timeout",	K_INT,		NULL },
+	{ OPT_AUTOSTART, "autostart",	K_TRUE,		NULL },
+	{ OPT_NO_AUTOSTART, "autostart", K_FALSE,	NULL },
+	{ OPT_ON_POWEROFF, "on_poweroff", K_STR,	NULL },
+	{ OPT_ON_REBOOT, "on_reboot",	K_STR,		NULL },
+	{ OPT_VM,	"vm",		K_STR,		NULL },
+	{ OPT_KIND,	"kinds",	K_LIST,		NULL },
+	{ OPT_STATE,	"state",	K_STR,		NULL },
 };
 
 /* A command line after cmd_options. */
@@ -1343,6 +1389,179 @@ static int cmd_vm(struct ctl *ctl, const struct ctl_cmd *cmd,
 	return CTL_OK;
 }
 
+/* ---- events and wait ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static volatile sig_atomic_t events_stop;
+
+static void events_signal(int sig)
+{
+	(void)sig;
+	events_stop = 1;
+}
+
+/* one event as a line: TIME VM KIND details */
+static void event_print(struct ctl *ctl, json_t *p)
+{
+	const char *kind = json_string_value(json_object_get(p, "kind"));
+	time_t t = (time_t)json_number_value(json_object_get(p, "time"));
+	char when[32];
+	struct tm tm;
+
+	if (ctl->json) {
+		json_print(stdout, p, JSON_COMPACT);
+		fflush(stdout);
+		return;
+	}
+	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&t, &tm));
+	printf("%s %s %s", when, json_string_value(json_object_get(p, "vm")) ?: "-",
+	       kind ? kind : "?");
+	if (kind && !strcmp(kind, "state"))
+		printf(": %s -> %s (%s)",
+		       json_string_value(json_object_get(p, "previous")) ?: "?",
+		       json_string_value(json_object_get(p, "state")) ?: "?",
+		       json_string_value(json_object_get(p, "reason")) ?: "");
+	else if (kind && !strcmp(kind, "console"))
+		printf(": %s", json_string_value(json_object_get(p, "line")) ?: "");
+	else {
+		json_t *c = json_deep_copy(p);
+		char *text;
+
+		json_object_del(c, "kind");
+		json_object_del(c, "vm");
+		json_object_del(c, "time");
+		text = json_dumps(c, JSON_COMPACT);
+		printf(": %s", text ? text : "");
+		free(text);
+		json_decref(c);
+	}
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int events_subscribe_call(struct ctl *ctl, json_t *params)
+{
+	json_t *kinds = json_object_get(params, "kinds"), *res = NULL;
+	int r;
+
+	if (json_is_string(kinds))
+		json_object_set_new(params, "kinds", json_pack("[O]", kinds));
+	r = ctl_call(ctl, "events.subscribe", params, &res);
+	json_decref(res);
+	return r;
+}
+
+static int cmd_events(struct ctl *ctl, const struct ctl_cmd *cmd,
+		      int argc, char **argv)
+{
+	struct cmd_args a;
+	json_t *msg;
+	int r;
+
+	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	if (r == CTL_OK)
+		r = events_subscribe_call(ctl, a.params);
+	cmd_args_free(&a);
+	if (r != CTL_OK)
+		return r;
+	signal(SIGINT, events_signal);
+	signal(SIGTERM, events_signal);
+	while (!events_stop) {
+		r = armvm_next_notification(ctl->conn, &msg, 500);
+		if (r == 0)
+			continue;
+		if (r < 0) {
+			if (events_stop)
+				break;
+			ctl_err("events: %s", armvm_strerror(r, NULL));
+			return CTL_TRANSPORT;
+		}
+		event_print(ctl, json_object_get(msg, "params"));
+		json_decref(msg);
+	}
+	return CTL_OK;
+}
+
+/* wait NAME --state S [--timeout SEC]: 0 when reached, 4 on timeout */
+static int cmd_wait(struct ctl *ctl, const struct ctl_cmd *cmd,
+		    int argc, char **argv)
+{
+	struct cmd_args a;
+	json_t *res = NULL, *msg, *p;
+	const char *want, *name;
+	json_int_t timeout = -1;
+	int64_t deadline;
+	int r;
+
+	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	if (r != CTL_OK)
+		return r;
+	want = json_string_value(json_object_get(a.params, "state"));
+	name = json_string_value(json_object_get(a.params, "name"));
+	if (json_object_get(a.params, "timeout"))
+		timeout = json_integer_value(json_object_get(a.params, "timeout"));
+	if (!want) {
+		ctl_err("wait: --state STATE is required");
+		cmd_args_free(&a);
+		return CTL_USAGE;
+	}
+	/* subscribe first, then look: no change can slip between the two */
+	p = json_pack("{s:s, s:[s]}", "vm", name, "kinds", "state");
+	r = events_subscribe_call(ctl, p);
+	json_decref(p);
+	if (r == CTL_OK) {
+		p = json_pack("{s:s}", "name", name);
+		r = ctl_call(ctl, "vm.info", p, &res);
+		json_decref(p);
+	}
+	if (r != CTL_OK) {
+		cmd_args_free(&a);
+		return r;
+	}
+	deadline = timeout < 0 ? -1 : now_ms() + timeout * 1000;
+	r = CTL_TIMEOUT;
+	if (!strcmp(json_string_value(json_object_get(res, "state")) ?: "", want))
+		r = CTL_OK;
+	while (r == CTL_TIMEOUT) {
+		int64_t left = deadline < 0 ? 1000 : deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			break;
+		n = armvm_next_notification(ctl->conn, &msg, (int)(left > 1000 ? 1000 : left));
+		if (n < 0) {
+			ctl_err("wait: %s", armvm_strerror(n, NULL));
+			r = CTL_TRANSPORT;
+			break;
+		}
+		if (n == 0)
+			continue;
+		p = json_object_get(msg, "params");
+		if (!strcmp(json_string_value(json_object_get(p, "state")) ?: "", want)) {
+			r = CTL_OK;
+			json_decref(res);
+			res = json_incref(p);
+		}
+		json_decref(msg);
+	}
+	if (r == CTL_TIMEOUT)
+		ctl_err("wait: %s did not reach state %s within %lld s (it is %s)", name,
+			want, (long long)timeout,
+			json_string_value(json_object_get(res, "state")) ?: "?");
+	else if (r == CTL_OK && ctl->json)
+		json_print(stdout, res, JSON_INDENT(2));
+	json_decref(res);
+	cmd_args_free(&a);
+	return r;
+}
+
 /* ---- console ---- */
 
 #define CONSOLE_TAIL_RECENT	16384	/* console --recent */
@@ -1366,14 +1585,6 @@ struct attach {
 
 static struct termios tty_saved;
 static volatile sig_atomic_t tty_is_raw;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void tty_restore(void)
 {
@@ -1843,6 +2054,12 @@ static int cmd_help(struct ctl *ctl, const struct ctl_cmd *cmd,
 	"  --gic auto|v2|v3     interrupt controller (default auto)\n" \
 	"  --aarch32            a 32-bit guest\n"
 
+#define HELP_POLICY \
+	"  --on-poweroff P      when the guest powers off: stop (default),\n" \
+	"                       restart or destroy\n" \
+	"  --on-reboot P        when the guest resets: restart (default), stop\n" \
+	"                       or destroy\n"
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ .name = "host", .run = cmd_host, .usage = "",
 	  .doc = "show KVM support, address limits, GIC and features",
@@ -1859,6 +2076,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  .doc = "create a VM and start it",
 	  .help = HELP_SPEC
 		  "  --no-start           set the VM up, but do not start it\n"
+		  "  --autostart          start it whenever armvmd starts\n"
+		  HELP_POLICY
 		  HELP_JSON,
 	  .opts = create_opts, .method = "vm.create", .required = "kernel",
 	  .show = show_created },
@@ -1874,12 +2093,50 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ .name = "start", .run = cmd_vm, .usage = "NAME",
 	  .doc = "start a created, stopped or crashed VM", .help = HELP_JSON,
 	  .method = "vm.start", .name_arg = true, .show = show_state },
-	{ .name = "stop", .run = cmd_vm, .usage = "NAME [--force]",
-	  .doc = "stop a VM (its worker ends; the definition stays)",
-	  .help = "  --force              stop at once (the only way for now)\n"
+	{ .name = "stop", .run = cmd_vm, .usage = "NAME [--force] [--timeout SEC]",
+	  .doc = "stop a VM: the guest's power key, forced after a timeout",
+	  .help = "  --force              stop at once, without asking the guest\n"
+		  "  --timeout SEC        how long the guest gets (default 30)\n"
 		  HELP_JSON,
 	  .opts = stop_opts, .method = "vm.stop", .name_arg = true,
 	  .show = show_state },
+	{ .name = "reboot", .run = cmd_vm, .usage = "NAME [--force] [--timeout SEC]",
+	  .doc = "reboot a VM: shut down by the power key and start again",
+	  .help = "  --force              reset in place at once\n"
+		  "  --timeout SEC        how long the guest gets (default 30)\n"
+		  HELP_JSON,
+	  .opts = stop_opts, .method = "vm.reboot", .name_arg = true,
+	  .show = show_state },
+	{ .name = "pause", .run = cmd_vm, .usage = "NAME",
+	  .doc = "park a VM's vCPUs (its console stays readable)", .help = HELP_JSON,
+	  .method = "vm.pause", .name_arg = true, .show = show_state },
+	{ .name = "resume", .run = cmd_vm, .usage = "NAME",
+	  .doc = "run a paused VM again", .help = HELP_JSON,
+	  .method = "vm.resume", .name_arg = true, .show = show_state },
+	{ .name = "set", .run = cmd_vm,
+	  .usage = "NAME [--autostart|--no-autostart] [--on-poweroff P] [--on-reboot P]",
+	  .brief = "NAME [OPTIONS]",
+	  .doc = "change a VM's autostart and power policies (saved)",
+	  .help = "  --autostart, --no-autostart   start it when armvmd starts, or not\n"
+		  HELP_POLICY HELP_JSON,
+	  .opts = set_opts, .method = "vm.set", .name_arg = true,
+	  .show = show_state },
+	{ .name = "events", .run = cmd_events, .usage = "[--vm NAME] [--kind KIND]...",
+	  .doc = "print events as they happen, one per line",
+	  .help = "  --vm NAME            only this VM\n"
+		  "  --kind KIND          state, device or console (repeatable;\n"
+		  "                       default state and device)\n"
+		  "  --json               one JSON object per line\n",
+	  .opts = events_opts },
+	{ .name = "wait", .run = cmd_wait, .usage = "NAME --state STATE [--timeout SEC]",
+	  .doc = "wait until a VM is in a state (exit 4 on timeout)",
+	  .help = "  --state STATE        created, running, paused, stopped, crashed\n"
+		  "  --timeout SEC        give up after SEC seconds (exit 4)\n"
+		  HELP_JSON,
+	  .opts = wait_opts, .name_arg = true },
+	{ .name = "daemon", .run = cmd_vm, .usage = "",
+	  .doc = "show the daemon: version, directories, VM counts",
+	  .help = HELP_JSON, .method = "daemon.info" },
 	{ .name = "destroy", .run = cmd_vm, .usage = "NAME",
 	  .doc = "stop a VM if needed and forget it", .help = HELP_JSON,
 	  .method = "vm.destroy", .name_arg = true, .show = show_state },

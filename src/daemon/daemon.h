@@ -17,14 +17,17 @@
 
 /*
  * VM states, written down once.  Allowed transitions:
- *   creating -> created -> running -> stopped -> running ...
+ *   creating -> created -> running <-> paused
+ *   created, running, paused -> stopped (-> creating again on vm.start)
  *   any state with a worker -> crashed (the worker died)
- *   any -> destroyed (gone from the registry)
+ *   any -> destroyed (gone from the registry and the state directory)
+ * Which methods each state allows is in the method table (.states).
  */
 enum vm_state {
 	VM_CREATING,		/* worker setting the VM up */
 	VM_CREATED,		/* set up, vCPUs not started */
 	VM_RUNNING,
+	VM_PAUSED,		/* vCPUs parked; console still readable */
 	VM_STOPPED,		/* no worker; the definition stays */
 	VM_CRASHED,		/* the worker died unexpectedly */
 	VM_NSTATES,
@@ -39,6 +42,14 @@ json_t *vm_states_json(unsigned mask);
 /* the worker's sockets live in RUNTIME_DIR/vms/NAME/: sun_path is 108 bytes */
 #define RUNTIME_DIR_MAX	48
 
+/* a line-reading connection to one of a worker's sockets */
+struct vm_link {
+	int fd;
+	ev_io watcher;
+	size_t len;
+	char buf[4096];
+};
+
 struct vm_entry {
 	struct daemon *d;
 	struct vm_entry *next;
@@ -49,21 +60,33 @@ struct vm_entry {
 	enum vm_state state;
 	char reason[160];		/* why it is in that state */
 	pid_t pid;			/* worker, 0 when none */
-	ev_child child_watcher;
+	int pidfd;			/* tells when the worker ends */
+	ev_io pid_watcher;
+	struct vm_link events;		/* the worker's worker.event stream */
+	struct vm_link console;		/* console lines, while subscribed */
 	ev_io status_watcher;
 	int status_fd;
 	char status_buf[2048];
 	size_t status_len;
 	struct rpc_call *pending;	/* the call waiting for the worker */
+	struct rpc_call *stopping;	/* a vm.stop waiting for the guest */
 	bool start_when_ready;
 	bool defined;			/* came up once: keep it if a restart fails */
 	time_t created_at;
 	struct timespec started_at;
+	/* when the last create/start request arrived, for the boot timer */
+	struct timespec start_req_mono, start_req_real;
 };
+
+struct subscriber;
 
 struct daemon {
 	struct ev_loop *loop;
 	char runtime_dir[RUNTIME_DIR_MAX + 1];
+	char state_dir[PATH_MAX];
+	json_t *state_problems;		/* state files set aside, for daemon.info */
+	struct subscriber *subscribers;	/* events.subscribe connections */
+	time_t started;
 	char self_exe[PATH_MAX];
 	enum log_level log_level;
 	struct vm_entry *vms;
@@ -87,5 +110,17 @@ void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 struct plan_host;
 void registry_plan_host(struct plan_host *h);
 json_t *vm_entry_json(struct vm_entry *e);
+/* A create/start request for e arrived now; the worker.start parameters
+ * that pass that time on (the boot timer measures from it). */
+void registry_note_start_request(struct vm_entry *e);
+json_t *registry_start_params(const struct vm_entry *e);
+/* (Re)compute e->plan from e->params; NULL plan when it no longer builds. */
+void registry_replan(struct vm_entry *e);
+/* The worker of e ended (wait status, and its own word when known). */
+void registry_worker_exited(struct vm_entry *e, int status, const char *reason);
+/* A worker.event notification from e's worker. */
+void registry_worker_event(struct vm_entry *e, const char *kind, json_t *params);
+/* Log who asked for what (peer credentials of the connection). */
+void registry_audit(struct rpc_call *call, const char *what, const char *name);
 
 #endif

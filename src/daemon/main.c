@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/events.h"
 #include "daemon/server.h"
+#include "daemon/state.h"
+#include "daemon/systemd.h"
 #include "rpc/methods.h"
 #include "util/log.h"
 #if ARMVMD_KVM
@@ -25,6 +28,9 @@ static void usage(FILE *f)
 		"                         " ARMVM_DEFAULT_SOCKET ")\n"
 		"  -r, --runtime-dir DIR  per-VM sockets and logs (default $ARMVMD_RUNTIME_DIR\n"
 		"                         or /run/armvmd)\n"
+		"  -d, --state-dir DIR    VM definitions (default $ARMVMD_STATE_DIR or\n"
+		"                         /var/lib/armvmd)\n"
+		"  -g, --group NAME       group of the socket, mode 0660 (default armvm)\n"
 		"  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
 		"      --foreground       accepted; armvmd never forks\n"
 		"  -V, --version          print the version\n"
@@ -34,7 +40,26 @@ static void usage(FILE *f)
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	log_info("signal %d: shutting down", w->signum);
+	sd_notifyf("STOPPING=1");
 	ev_break(loop, EVBREAK_ALL);
+}
+
+static void client_closed(struct server *srv, void *conn)
+{
+	events_client_closed(srv->ctx, conn);
+}
+
+/* the systemd status line: how many VMs in which state */
+static void notify_status(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct daemon *d = t->data;
+	unsigned n = 0, running = 0;
+
+	for (struct vm_entry *e = d->vms; e; e = e->next) {
+		n++;
+		running += e->state == VM_RUNNING;
+	}
+	sd_notifyf("STATUS=%u VMs, %u running", n, running);
 }
 
 int main(int argc, char **argv)
@@ -44,6 +69,8 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "foreground", no_argument, NULL, 'F' },
 		{ "runtime-dir", required_argument, NULL, 'r' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "worker", required_argument, NULL, 'W' },
 		{ "status-fd", required_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
@@ -52,6 +79,10 @@ int main(int argc, char **argv)
 	};
 	const char *socket_path = getenv("ARMVMD_SOCKET");
 	const char *runtime_dir = getenv("ARMVMD_RUNTIME_DIR");
+	const char *state_dir = getenv("ARMVMD_STATE_DIR");
+	const char *group = "armvm";
+	ev_timer status_timer;
+	int listen_fd;
 	const char *worker_dir = NULL;
 	int status_fd = -1;
 	ssize_t n;
@@ -62,8 +93,14 @@ int main(int argc, char **argv)
 	enum log_level level;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:r:l:Vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:d:g:l:Vh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'd':
+			state_dir = optarg;
+			break;
+		case 'g':
+			group = optarg;
+			break;
 		case 'r':
 			runtime_dir = optarg;
 			break;
@@ -121,6 +158,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(d.runtime_dir, sizeof(d.runtime_dir), "%s", runtime_dir);
+	snprintf(d.state_dir, sizeof(d.state_dir), "%s",
+		 state_dir && *state_dir ? state_dir : "/var/lib/armvmd");
+	d.state_problems = json_array();
+	d.started = time(NULL);
 	n = readlink("/proc/self/exe", d.self_exe, sizeof(d.self_exe) - 1);
 	if (n <= 0) {
 		log_error("cannot find my own executable: %s", strerror(errno));
@@ -135,16 +176,38 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.loop = loop;
-	r = server_listen(&srv, loop, socket_path, &armvmd_methods, &d);
+	listen_fd = sd_listen_fd();
+	if (listen_fd >= 0) {
+		/* socket activation: systemd made the socket and owns it */
+		r = server_adopt(&srv, loop, listen_fd, &armvmd_methods, &d);
+		srv.socket_activated = true;
+		socket_path = "(systemd socket)";
+	} else {
+		r = server_listen(&srv, loop, socket_path, &armvmd_methods, &d);
+		if (r >= 0)
+			server_set_group(&srv, group);
+	}
 	if (r < 0) {
 		log_error("cannot serve on %s: %s", socket_path, strerror(-r));
 		return 1;
 	}
+	srv.on_close = client_closed;
+
+	/* definitions, then the workers a previous daemon left running */
+	if (state_init(&d) == 0)
+		state_load(&d);
+	restore_workers(&d);
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
 	ev_signal_init(&sigint, on_signal, SIGINT);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
-	log_info("armvmd %s listening on %s", ARMVMD_VERSION, socket_path);
+	log_info("armvmd %s listening on %s (state %s, runtime %s)", ARMVMD_VERSION,
+		 socket_path, d.state_dir, d.runtime_dir);
+	ev_timer_init(&status_timer, notify_status, 5., 5.);
+	status_timer.data = &d;
+	ev_timer_start(loop, &status_timer);
+	notify_status(loop, &status_timer, 0);
+	sd_notifyf("READY=1");
 
 	ev_run(loop, 0);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The VM registry of the supervisor: one entry per VM, its worker process
- * spawned from here and watched with libev (status pipe, child exit).
+ * spawned from here and watched with libev (status pipe; pidfd and event
+ * link in watch.c), its state changes turned into events and persisted.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +17,10 @@
 
 #include "arm64/hostinfo.h"
 #include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/server.h"
+#include "daemon/state.h"
+#include "daemon/watch.h"
 #include "libarmvm.h"
 #include "util/fs.h"
 #include "vm/worker.h"
@@ -24,6 +29,7 @@ static const char *const state_names[] = {
 	[VM_CREATING] = "creating",
 	[VM_CREATED] = "created",
 	[VM_RUNNING] = "running",
+	[VM_PAUSED] = "paused",
 	[VM_STOPPED] = "stopped",
 	[VM_CRASHED] = "crashed",
 };
@@ -59,6 +65,9 @@ struct vm_entry *registry_add(struct daemon *d, const char *name)
 		return NULL;
 	e->d = d;
 	e->status_fd = -1;
+	e->pidfd = -1;
+	e->events.fd = -1;
+	e->console.fd = -1;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	snprintf(e->dir, sizeof(e->dir), "%s/vms/%s", d->runtime_dir, name);
 	e->created_at = time(NULL);
@@ -100,6 +109,7 @@ void registry_remove(struct vm_entry *e)
 
 	registry_kill(e, 0);
 	status_stop(e);
+	watch_stop(e);
 	for (pp = &e->d->vms; *pp; pp = &(*pp)->next) {
 		if (*pp == e) {
 			*pp = e->next;
@@ -109,6 +119,11 @@ void registry_remove(struct vm_entry *e)
 	if (e->pending)
 		rpc_deferred_fail(e->pending, ARMVM_E_NO_VM, NULL, "VM %s was destroyed",
 				  e->name);
+	if (e->stopping)
+		rpc_deferred_fail(e->stopping, ARMVM_E_NO_VM, NULL, "VM %s was destroyed",
+				  e->name);
+	if (e->defined)
+		state_forget(e);
 	registry_remove_dir(e->dir);
 	json_decref(e->params);
 	free(e->plan);
@@ -117,13 +132,47 @@ void registry_remove(struct vm_entry *e)
 
 void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 {
-	if (e->state != s || strcmp(e->reason, reason))
-		log_info("VM %s: %s -> %s (%s)", e->name, state_names[e->state],
-			 state_names[s], reason);
+	enum vm_state prev = e->state;
+
+	if (prev == s && !strcmp(e->reason, reason))
+		return;
+	log_info("VM %s: %s -> %s (%s)", e->name, state_names[prev],
+		 state_names[s], reason);
 	e->state = s;
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
-	if (s == VM_RUNNING)
+	if (s == VM_RUNNING && prev != VM_PAUSED)
 		clock_gettime(CLOCK_MONOTONIC, &e->started_at);
+	events_emit(e->d, e->name, EVENT_STATE,
+		    json_pack("{s:s, s:s, s:s}", "state", state_names[s],
+			      "previous", state_names[prev], "reason", reason));
+}
+
+void registry_audit(struct rpc_call *call, const char *what, const char *name)
+{
+	pid_t pid = -1;
+	uid_t uid = (uid_t)-1;
+
+	if (call->conn)
+		server_peer(call->conn, &pid, &uid);
+	log_info("uid %d (pid %d): %s %s", (int)uid, (int)pid, what, name ? name : "");
+}
+
+void registry_replan(struct vm_entry *e)
+{
+	struct plan_host host;
+	struct layout_error err;
+	struct vm_plan *plan = calloc(1, sizeof(*plan));
+
+	registry_plan_host(&host);
+	free(e->plan);
+	e->plan = NULL;
+	if (plan && plan_build(e->params, &host, plan, &err) == 0) {
+		e->plan = plan;
+		return;
+	}
+	if (plan)
+		log_warn("VM %s: its definition no longer plans: %s", e->name, err.message);
+	free(plan);
 }
 
 void registry_kill(struct vm_entry *e, int grace_ms)
@@ -132,10 +181,12 @@ void registry_kill(struct vm_entry *e, int grace_ms)
 
 	if (!e->pid)
 		return;
-	ev_child_stop(e->d->loop, &e->child_watcher);
-	/* a worker that was told to stop gets a moment to exit by itself */
+	watch_stop(e);
+	/* a worker that was told to stop gets a moment to exit by itself
+	 * (a re-adopted one is not our child: kill 0 tells it is gone) */
 	for (int waited = 0; waited < grace_ms; waited += 10) {
-		if (waitpid(e->pid, &status, WNOHANG) == e->pid) {
+		if (waitpid(e->pid, &status, WNOHANG) == e->pid ||
+		    (kill(e->pid, 0) < 0 && errno == ESRCH)) {
 			e->pid = 0;
 			return;
 		}
@@ -175,18 +226,42 @@ static void answer_pending(struct vm_entry *e)
 	}
 }
 
+void registry_note_start_request(struct vm_entry *e)
+{
+	clock_gettime(CLOCK_MONOTONIC, &e->start_req_mono);
+	clock_gettime(CLOCK_REALTIME, &e->start_req_real);
+}
+
+json_t *registry_start_params(const struct vm_entry *e)
+{
+	json_int_t mono = (json_int_t)e->start_req_mono.tv_sec * 1000000000 +
+			  e->start_req_mono.tv_nsec;
+	json_int_t real = (json_int_t)e->start_req_real.tv_sec * 1000000000 +
+			  e->start_req_real.tv_nsec;
+
+	if (!mono)
+		return NULL;
+	return json_pack("{s:I, s:I}", "t0_mono_ns", mono, "t0_real_ns", real);
+}
+
 static void worker_ready(struct vm_entry *e)
 {
 	json_t *res = NULL;
 	int r;
 
-	e->defined = true;
+	if (!e->defined) {
+		e->defined = true;
+		state_save(e);	/* the definition outlives this daemon */
+	}
+	watch_link(e);
 	registry_set_state(e, VM_CREATED, "set up by its worker");
 	if (!e->start_when_ready) {
 		answer_pending(e);
 		return;
 	}
-	r = registry_worker_call(e, "worker.start", NULL, &res, 5000);
+	json_t *params = registry_start_params(e);
+	r = registry_worker_call(e, "worker.start", params, &res, 5000);
+	json_decref(params);
 	json_decref(res);
 	if (r == ARMVM_OK) {
 		registry_set_state(e, VM_RUNNING, "started");
@@ -236,6 +311,7 @@ static void status_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void describe_exit(int status, char *buf, size_t len, enum vm_state *state)
 {
+	*state = VM_STOPPED;
 	if (WIFSIGNALED(status)) {
 		snprintf(buf, len, "worker killed by signal %d (%s)", WTERMSIG(status),
 			 strsignal(WTERMSIG(status)));
@@ -255,6 +331,15 @@ static void describe_exit(int status, char *buf, size_t len, enum vm_state *stat
 		snprintf(buf, len, "guest error: KVM stopped the VM (see worker.log)");
 		*state = VM_CRASHED;
 		break;
+	case WORKER_EXIT_FORCED:
+		snprintf(buf, len, "forced stop: the guest ignored the power key");
+		break;
+	case WORKER_EXIT_REBOOT_STOP:
+		snprintf(buf, len, "guest reset; on_reboot=stop");
+		break;
+	case WORKER_EXIT_DESTROY:
+		snprintf(buf, len, "guest stopped; policy destroy");
+		break;
 	default:
 		snprintf(buf, len, "worker exited with status %d", WEXITSTATUS(status));
 		*state = VM_CRASHED;
@@ -262,18 +347,19 @@ static void describe_exit(int status, char *buf, size_t len, enum vm_state *stat
 	}
 }
 
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
+void registry_worker_exited(struct vm_entry *e, int status, const char *reason)
 {
-	struct vm_entry *e = w->data;
 	enum vm_state state;
-	char why[128];
+	char why[160];
 
-	ev_child_stop(loop, w);
 	e->pid = 0;
-	describe_exit(w->rstatus, why, sizeof(why), &state);
+	describe_exit(status, why, sizeof(why), &state);
+	/* the worker's own words are more precise than its exit code */
+	if (reason && *reason && !WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "%s", reason);
 	if (e->state == VM_CREATING) {
 		if (e->status_fd >= 0)
-			status_cb(loop, &e->status_watcher, EV_READ);
+			status_cb(e->d->loop, &e->status_watcher, EV_READ);
 		if (e->pending) {
 			rpc_deferred_fail(e->pending, ARMVM_E_INTERNAL, NULL,
 					  "VM %s: %s during set-up", e->name, why);
@@ -290,7 +376,37 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		return;
 	}
 	status_stop(e);
+	if (!WIFSIGNALED(status) && WEXITSTATUS(status) == WORKER_EXIT_DESTROY) {
+		log_info("VM %s: destroyed by its policy", e->name);
+		registry_set_state(e, VM_STOPPED, why);
+		registry_remove(e);
+		return;
+	}
 	registry_set_state(e, state, why);
+	if (e->stopping) {
+		rpc_deferred_reply(e->stopping, vm_entry_json(e));
+		e->stopping = NULL;
+	}
+}
+
+void registry_worker_event(struct vm_entry *e, const char *kind, json_t *params)
+{
+	const char *reason = json_string_value(json_object_get(params, "reason"));
+
+	if (!strcmp(kind, "reboot")) {
+		/* reset in place: still running, but say so */
+		e->state = VM_PAUSED;	/* so that the transition is reported */
+		registry_set_state(e, VM_RUNNING, reason ? reason : "rebooted");
+	} else if (!strcmp(kind, "paused")) {
+		registry_set_state(e, VM_PAUSED, "paused");
+	} else if (!strcmp(kind, "resumed")) {
+		registry_set_state(e, VM_RUNNING, "resumed");
+	} else if (!strcmp(kind, "device")) {
+		json_t *f = json_deep_copy(params);
+
+		json_object_del(f, "kind");
+		events_emit(e->d, e->name, EVENT_DEVICE, f);
+	}
 }
 
 void registry_plan_host(struct plan_host *h)
@@ -378,9 +494,9 @@ int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 	ev_io_init(&e->status_watcher, status_cb, e->status_fd, EV_READ);
 	e->status_watcher.data = e;
 	ev_io_start(d->loop, &e->status_watcher);
-	ev_child_init(&e->child_watcher, child_cb, pid, 0);
-	e->child_watcher.data = e;
-	ev_child_start(d->loop, &e->child_watcher);
+	if (watch_start(e) < 0)
+		log_warn("VM %s: cannot watch worker %d: %s", e->name, (int)pid,
+			 strerror(errno));
 	log_info("VM %s: worker %d spawned", e->name, (int)pid);
 	return 0;
 }

@@ -38,6 +38,8 @@ static void client_free(struct client *c)
 
 	if (c->dead)
 		return;
+	if (srv->on_close)
+		srv->on_close(srv, c);
 	ev_io_stop(srv->loop, &c->read_watcher);
 	ev_io_stop(srv->loop, &c->write_watcher);
 	close(c->fd);
@@ -152,6 +154,25 @@ static int client_send(struct client *c, json_t *msg)
 	c->out_len += len + 1;
 	free(text);
 	return 0;
+}
+
+int server_send(void *conn, json_t *msg)
+{
+	struct client *c = conn;
+
+	if (c->dead || client_send(c, msg) < 0)
+		return -1;
+	if (!c->in_process)
+		client_flush(c);
+	return 0;
+}
+
+void server_peer(const void *conn, pid_t *pid, uid_t *uid)
+{
+	const struct client *c = conn;
+
+	*pid = c ? c->pid : -1;
+	*uid = c ? c->uid : (uid_t)-1;
 }
 
 /* answers from the codec, now or when a deferred call completes */
@@ -433,6 +454,24 @@ int server_listen(struct server *srv, struct ev_loop *loop, const char *path,
 	return server_adopt(srv, loop, fd, table, ctx);
 }
 
+int server_set_group(struct server *srv, const char *group)
+{
+	gid_t gid;
+
+	if (!srv->path[0])
+		return 0;
+	if (group_lookup(group, &gid) < 0) {
+		log_warn("group '%s' does not exist: %s stays root-only (0600)",
+			 group, srv->path);
+		chmod(srv->path, 0600);
+		return -ENOENT;
+	}
+	if (chown(srv->path, 0, gid) < 0 && errno != EPERM)
+		return log_errno(-errno, "chown %s", srv->path);
+	chmod(srv->path, 0660);
+	return 0;
+}
+
 void server_close(struct server *srv)
 {
 	struct stat st;
@@ -444,8 +483,9 @@ void server_close(struct server *srv)
 		close(srv->listen_fd);
 	}
 	srv->listen_fd = -1;
-	/* a newer daemon may have taken the path over: leave its socket be */
-	if (srv->path[0] && stat(srv->path, &st) == 0 &&
+	/* a newer daemon may have taken the path over: leave its socket be;
+	 * an activated socket belongs to systemd */
+	if (srv->path[0] && !srv->socket_activated && stat(srv->path, &st) == 0 &&
 	    st.st_dev == srv->dev && st.st_ino == srv->ino)
 		unlink(srv->path);
 	srv->path[0] = '\0';

@@ -34,6 +34,9 @@ struct server {
 	struct client *clients;
 	unsigned nclients;
 	unsigned long next_client_id;
+	/* told when a client goes away (its subscriptions end); may be NULL */
+	void (*on_close)(struct server *srv, void *conn);
+	bool socket_activated;		/* systemd owns the socket file */
 };
 
 /*
@@ -49,6 +52,15 @@ int server_adopt(struct server *srv, struct ev_loop *loop, int fd,
 
 /* Serve one connected stream socket as a client (tests, workers). */
 int server_add_client(struct server *srv, int fd);
+
+/* Send a message (a notification) to a client; -1 if it is gone. */
+int server_send(void *conn, json_t *msg);
+
+/* Who is on the other end (SO_PEERCRED at accept); -1 when unknown. */
+void server_peer(const void *conn, pid_t *pid, uid_t *uid);
+
+/* Group and mode of the socket file: root:group 0660. */
+int server_set_group(struct server *srv, const char *group);
 
 /* Drop every client, stop listening and unlink our socket file. */
 void server_close(struct server *srv);

@@ -13,6 +13,12 @@ static const struct rpc_method *const method_list[] = {
 	&rpc_vm_list,
 	&rpc_vm_info,
 	&rpc_vm_console,
+	&rpc_vm_pause,
+	&rpc_vm_resume,
+	&rpc_vm_reboot,
+	&rpc_vm_set,
+	&rpc_events_subscribe,
+	&rpc_daemon_info,
 	NULL,
 };
 

@@ -10,6 +10,7 @@
 
 #include "arm64/hostinfo.h"
 #include "daemon/daemon.h"
+#include "daemon/state.h"
 #include "rpc/methods.h"
 #include "util/jsonutil.h"
 
@@ -27,6 +28,17 @@ static const struct rpc_param create_params[] = {
 	{ "gic", RPC_T_STRING, false, "\"auto\" (default), \"v2\" or \"v3\"" },
 	{ "arch", RPC_T_STRING, false, "\"aarch64\" (default) or \"aarch32\"" },
 	{ "start", RPC_T_BOOL, false, "start at once (default true)" },
+	{ "autostart", RPC_T_BOOL, false, "start when armvmd starts (default false)" },
+	{ "on_poweroff", RPC_T_STRING, false, "when the guest powers off: \"stop\" (default), \"restart\" or \"destroy\"" },
+	{ "on_reboot", RPC_T_STRING, false, "when the guest resets: \"restart\" (default), \"stop\" or \"destroy\"" },
+	{ NULL },
+};
+
+static const struct rpc_param set_params[] = {
+	{ "name", RPC_T_STRING, true, "VM name" },
+	{ "autostart", RPC_T_BOOL, false, "start when armvmd starts" },
+	{ "on_poweroff", RPC_T_STRING, false, "\"stop\", \"restart\" or \"destroy\"" },
+	{ "on_reboot", RPC_T_STRING, false, "\"stop\", \"restart\" or \"destroy\"" },
 	{ NULL },
 };
 
@@ -37,9 +49,27 @@ static const struct rpc_param name_params[] = {
 
 static const struct rpc_param stop_params[] = {
 	{ "name", RPC_T_STRING, true, "VM name" },
-	{ "force", RPC_T_BOOL, false, "stop at once (the only mode for now)" },
+	{ "force", RPC_T_BOOL, false, "at once, without asking the guest (default false)" },
+	{ "timeout", RPC_T_INT, false, "seconds the guest gets to react to the power key before it is forced (default 30)" },
 	{ NULL },
 };
+
+/* policies: what to do when the guest powers off or resets */
+static int check_policies(struct rpc_call *call, json_t *params)
+{
+	static const char *const keys[] = { "on_poweroff", "on_reboot" };
+
+	for (unsigned i = 0; i < 2; i++) {
+		const char *v = json_string_value(json_object_get(params, keys[i]));
+
+		if (v && strcmp(v, "stop") && strcmp(v, "restart") && strcmp(v, "destroy"))
+			return rpc_fail(call, ARMVM_E_INVALID_PARAMS,
+					json_pack("{s:s, s:s}", "param", keys[i],
+						  "reason", "not stop, restart or destroy"),
+					"%s must be \"stop\", \"restart\" or \"destroy\"", keys[i]);
+	}
+	return 0;
+}
 
 static const struct rpc_param console_params[] = {
 	{ "name", RPC_T_STRING, true, "VM name" },
@@ -153,8 +183,11 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	struct vm_entry *e;
 	struct vm_plan *plan;
 	json_t *spec;
+	struct timespec t0_mono, t0_real;	/* arrival, for the boot timer */
 
-	if (require_kvm(call) < 0)
+	clock_gettime(CLOCK_MONOTONIC, &t0_mono);
+	clock_gettime(CLOCK_REALTIME, &t0_real);
+	if (require_kvm(call) < 0 || check_policies(call, params) < 0)
 		return -1;
 	if (name && !plan_name_valid(name))
 		return rpc_fail(call, ARMVM_E_INVALID_PARAMS,
@@ -191,6 +224,8 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	e->params = spec;
 	e->plan = plan;
 	e->start_when_ready = !start || json_is_true(start);
+	e->start_req_mono = t0_mono;
+	e->start_req_real = t0_real;
 	registry_remove_dir(e->dir);	/* leftovers of an earlier VM of that name */
 	if (registry_spawn(e, msg, sizeof(msg)) < 0) {
 		registry_remove(e);
@@ -209,8 +244,12 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 
 	if (!e)
 		return -1;
+	registry_note_start_request(e);
 	if (e->state == VM_CREATED) {
-		r = registry_worker_call(e, "worker.start", NULL, &res, WORKER_TIMEOUT_MS);
+		json_t *sp = registry_start_params(e);
+
+		r = registry_worker_call(e, "worker.start", sp, &res, WORKER_TIMEOUT_MS);
+		json_decref(sp);
 		json_decref(res);
 		if (r != ARMVM_OK)
 			return rpc_fail(call, ARMVM_E_INTERNAL, NULL,
@@ -231,19 +270,46 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 static int m_stop(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct vm_entry *e = lookup(call, params);
-	json_t *res = NULL;
+	bool force = json_is_true(json_object_get(params, "force"));
+	json_t *res = NULL, *wp;
 	int r;
 
 	if (!e)
 		return -1;
-	r = registry_worker_call(e, "worker.stop", NULL, &res, WORKER_TIMEOUT_MS);
+	registry_audit(call, force ? "vm.stop (forced)" : "vm.stop", e->name);
+	if (!force && e->state != VM_CREATED) {
+		if (e->stopping)
+			return rpc_fail(call, ARMVM_E_STATE,
+					json_pack("{s:s, s:s}", "name", e->name, "state", "stopping"),
+					"VM '%s' is already being stopped", e->name);
+		/* the power key; the answer comes when the worker is gone */
+		wp = json_pack("{s:b}", "force", 0);
+		if (json_object_get(params, "timeout"))
+			json_object_set(wp, "timeout", json_object_get(params, "timeout"));
+		r = registry_worker_call(e, "worker.stop", wp, &res, WORKER_TIMEOUT_MS);
+		json_decref(wp);
+		json_decref(res);
+		if (r == ARMVM_OK) {
+			e->stopping = rpc_defer(call);
+			return RPC_DEFERRED;
+		}
+		log_warn("VM %s: graceful stop failed (%s): forcing", e->name,
+			 armvm_strerror(r, NULL));
+	}
+	wp = json_pack("{s:b}", "force", 1);
+	r = registry_worker_call(e, "worker.stop", wp, &res, WORKER_TIMEOUT_MS);
+	json_decref(wp);
 	json_decref(res);
 	if (r != ARMVM_OK)
 		log_warn("VM %s: worker did not stop on request (%s): killing it",
 			 e->name, armvm_strerror(r, NULL));
 	/* the worker exits by itself after answering; make sure of it */
 	registry_kill(e, r == ARMVM_OK ? 2000 : 0);
-	registry_set_state(e, VM_STOPPED, "stopped on request");
+	registry_set_state(e, VM_STOPPED, "forced stop");
+	if (e->stopping) {
+		rpc_deferred_reply(e->stopping, vm_entry_json(e));
+		e->stopping = NULL;
+	}
 	*result = vm_entry_json(e);
 	return 0;
 }
@@ -254,6 +320,7 @@ static int m_destroy(struct rpc_call *call, json_t *params, json_t **result)
 
 	if (!e)
 		return -1;
+	registry_audit(call, "vm.destroy", e->name);
 	*result = json_pack("{s:s, s:s}", "name", e->name, "state", "destroyed");
 	log_info("VM %s destroyed", e->name);
 	registry_remove(e);
@@ -289,7 +356,14 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 	*result = vm_entry_json(e);
 	if (e->plan)
 		json_object_set_new(*result, "layout", plan_to_json(e->plan));
-	if (e->state == VM_RUNNING || e->state == VM_CREATED) {
+	json_object_set_new(*result, "autostart",
+			    json_boolean(json_is_true(json_object_get(e->params, "autostart"))));
+	json_object_set_new(*result, "on_poweroff", json_string(
+		json_string_value(json_object_get(e->params, "on_poweroff")) ?: "stop"));
+	json_object_set_new(*result, "on_reboot", json_string(
+		json_string_value(json_object_get(e->params, "on_reboot")) ?: "restart"));
+	if (e->pid && (e->state == VM_RUNNING || e->state == VM_CREATED ||
+		       e->state == VM_PAUSED)) {
 		if (registry_worker_call(e, "worker.info", NULL, &live, WORKER_TIMEOUT_MS) == ARMVM_OK)
 			json_object_set_new(*result, "live", live);
 		else
@@ -344,7 +418,8 @@ static int m_console(struct rpc_call *call, json_t *params, json_t **result)
 		return rpc_fail(call, ARMVM_E_INVALID_PARAMS,
 				json_pack("{s:s, s:s}", "param", "bytes", "reason", "negative"),
 				"bytes must be >= 0");
-	if (e->pid && (e->state == VM_RUNNING || e->state == VM_CREATED)) {
+	if (e->pid && (e->state == VM_RUNNING || e->state == VM_CREATED ||
+		       e->state == VM_PAUSED)) {
 		json_t *p = json_pack("{s:I}", "bytes", max);
 		int r = registry_worker_call(e, "worker.console", p, result, WORKER_TIMEOUT_MS);
 
@@ -356,6 +431,111 @@ static int m_console(struct rpc_call *call, json_t *params, json_t **result)
 	*result = log_tail(path, max);
 	return 0;
 }
+
+/* A worker call whose success moves the VM to state; -1 with the error. */
+static int worker_op(struct rpc_call *call, struct vm_entry *e, const char *method,
+		     json_t *wparams, enum vm_state state, const char *reason,
+		     json_t **result)
+{
+	json_t *res = NULL;
+	int r = registry_worker_call(e, method, wparams, &res, WORKER_TIMEOUT_MS);
+
+	json_decref(res);
+	if (r != ARMVM_OK)
+		return rpc_fail(call, ARMVM_E_INTERNAL, NULL, "the worker of VM '%s': %s: %s",
+				e->name, method, armvm_strerror(r, NULL));
+	registry_set_state(e, state, reason);
+	*result = vm_entry_json(e);
+	return 0;
+}
+
+static int m_pause(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct vm_entry *e = lookup(call, params);
+
+	if (!e)
+		return -1;
+	registry_audit(call, "vm.pause", e->name);
+	return worker_op(call, e, "worker.pause", NULL, VM_PAUSED, "paused", result);
+}
+
+static int m_resume(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct vm_entry *e = lookup(call, params);
+
+	if (!e)
+		return -1;
+	registry_audit(call, "vm.resume", e->name);
+	return worker_op(call, e, "worker.resume", NULL, VM_RUNNING, "resumed", result);
+}
+
+static int m_reboot(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct vm_entry *e = lookup(call, params);
+	bool force = json_is_true(json_object_get(params, "force"));
+	json_t *wp;
+	int r;
+
+	if (!e)
+		return -1;
+	registry_audit(call, force ? "vm.reboot (forced)" : "vm.reboot", e->name);
+	wp = json_pack("{s:b}", "force", force);
+	if (json_object_get(params, "timeout"))
+		json_object_set(wp, "timeout", json_object_get(params, "timeout"));
+	/* forced: reset in place at once; else the guest shuts down by the
+	 * power key and starts again (the worker reports it as an event) */
+	r = worker_op(call, e, "worker.reboot", wp, VM_RUNNING,
+		      force ? "forced reset" : "rebooting (power key)", result);
+	json_decref(wp);
+	return r;
+}
+
+static int m_set(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct vm_entry *e = lookup(call, params);
+	const char *key;
+	json_t *v, *wp, *res = NULL;
+
+	if (!e || check_policies(call, params) < 0)
+		return -1;
+	registry_audit(call, "vm.set", e->name);
+	json_object_foreach(params, key, v)
+		if (strcmp(key, "name"))
+			json_object_set(e->params, key, v);
+	state_save(e);
+	wp = json_deep_copy(params);
+	json_object_del(wp, "name");
+	json_object_del(wp, "autostart");
+	if (e->pid && json_object_size(wp))
+		registry_worker_call(e, "worker.set", wp, &res, WORKER_TIMEOUT_MS);
+	json_decref(wp);
+	json_decref(res);
+	*result = vm_entry_json(e);
+	json_object_set_new(*result, "autostart",
+			    json_boolean(json_is_true(json_object_get(e->params, "autostart"))));
+	return 0;
+}
+
+const struct rpc_method rpc_vm_pause = {
+	.name = "vm.pause", .handler = m_pause, .params = name_params,
+	.states = VM_S(VM_RUNNING),
+	.doc = "Park the vCPUs; devices quiesce, the console stays readable",
+};
+const struct rpc_method rpc_vm_resume = {
+	.name = "vm.resume", .handler = m_resume, .params = name_params,
+	.states = VM_S(VM_PAUSED),
+	.doc = "Run a paused VM's vCPUs again",
+};
+const struct rpc_method rpc_vm_reboot = {
+	.name = "vm.reboot", .handler = m_reboot, .params = stop_params,
+	.states = VM_S(VM_RUNNING) | VM_S(VM_PAUSED),
+	.doc = "Reboot: the guest shuts down by the power key and starts again (forced after timeout), or force: reset in place",
+};
+const struct rpc_method rpc_vm_set = {
+	.name = "vm.set", .handler = m_set, .params = set_params,
+	.states = VM_S_ANY,
+	.doc = "Change autostart and the power-off/reboot policies (saved)",
+};
 
 const struct rpc_method rpc_vm_create = {
 	.name = "vm.create", .handler = m_create, .params = create_params,
@@ -372,8 +552,8 @@ const struct rpc_method rpc_vm_start = {
 };
 const struct rpc_method rpc_vm_stop = {
 	.name = "vm.stop", .handler = m_stop, .params = stop_params,
-	.states = VM_S(VM_CREATED) | VM_S(VM_RUNNING),
-	.doc = "Stop a VM (forced: its vCPUs stop at once)",
+	.states = VM_S(VM_CREATED) | VM_S(VM_RUNNING) | VM_S(VM_PAUSED),
+	.doc = "Stop a VM: the power key, then forced after timeout; force: at once. Answers when it is stopped",
 };
 const struct rpc_method rpc_vm_destroy = {
 	.name = "vm.destroy", .handler = m_destroy, .params = name_params,

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "util/fs.h"
@@ -23,4 +25,30 @@ int mkdir_p(const char *dir, mode_t mode)
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int group_lookup(const char *name, gid_t *gid)
+{
+	FILE *f = fopen("/etc/group", "r");
+	char line[1024];
+	size_t n = strlen(name);
+	int r = -ENOENT;
+
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		char *gidp;
+
+		/* name:password:gid:members */
+		if (strncmp(line, name, n) || line[n] != ':')
+			continue;
+		gidp = strchr(line + n + 1, ':');
+		if (gidp) {
+			*gid = (gid_t)strtoul(gidp + 1, NULL, 10);
+			r = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return r;
 }

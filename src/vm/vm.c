@@ -144,11 +144,19 @@ static int devices_setup(struct vm *vm, const char *console_log,
 	vm->console.input_ready = uart8250_input_ready;
 	vm->console.input_opaque = &vm->uart;
 	pl031_init(&vm->rtc);
+	pl061_init(&vm->gpio, LAYOUT_IRQ_GPIO, vm_set_irq, vm);
 	r = bus_register(&vm->bus, LAYOUT_UART_BASE, LAYOUT_UART_SIZE,
 			 uart8250_mmio, &vm->uart, "uart");
 	if (!r)
 		r = bus_register(&vm->bus, LAYOUT_RTC_BASE, LAYOUT_RTC_SIZE,
 				 pl031_mmio, &vm->rtc, "rtc");
+	if (!r)
+		r = bus_register(&vm->bus, LAYOUT_GPIO_BASE, LAYOUT_GPIO_SIZE,
+				 pl061_mmio, &vm->gpio, "gpio");
+	boottimer_init(&vm->boottimer);
+	if (!r)
+		r = bus_register(&vm->bus, LAYOUT_BOOTTIMER_BASE, LAYOUT_BOOTTIMER_SIZE,
+				 boottimer_mmio, &vm->boottimer, "boottimer");
 	if (r < 0)
 		return setup_fail(r, "registering devices: %s", strerror(-r));
 	return 0;
@@ -239,6 +247,7 @@ static int load_dtb(struct vm *vm, char *msg, size_t msglen)
 		.initrd_size = pp->initrd_size,
 		.rng_seed = seed,
 		.kaslr_seed = kaslr,
+		.gpio_power_key = true,
 	};
 	r = fdt_build(&fp, dst, pp->dtb_size, msg, msglen);
 	if (r < 0)

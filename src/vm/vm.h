@@ -13,9 +13,11 @@
 #include <time.h>
 
 #include "arm64/plan.h"
+#include "devices/boottimer.h"
 #include "devices/bus.h"
 #include "devices/console.h"
 #include "devices/pl031.h"
+#include "devices/pl061.h"
 #include "devices/uart8250.h"
 
 struct vm;
@@ -61,6 +63,8 @@ struct vm {
 	struct console console;
 	struct uart8250 uart;
 	struct pl031 rtc;
+	struct pl061 gpio;		/* the power key */
+	struct boottimer boottimer;	/* benchmarks: see boottimer.h */
 
 	struct ev_loop *loop;
 	ev_async event_async;		/* vCPU thread -> loop */

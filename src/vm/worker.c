@@ -19,22 +19,123 @@
 #include "vm/vm.h"
 #include "vm/worker.h"
 
+#define WORKER_MAX_SUBSCRIBERS	4
+#define POWER_KEY_PRESS_S	0.2	/* how long the key is held down */
+
 struct worker {
 	struct vm vm;
 	struct ev_loop *loop;
 	struct server control;
 	char dir[PATH_MAX];
 	int exit_code;
+	char exit_reason[160];
 	ev_timer exit_timer;
 	bool vm_ready;
+	bool paused;
+	/* a graceful stop or reboot waits for the guest, then escalates */
+	enum { GRACE_NONE, GRACE_STOP, GRACE_REBOOT } grace;
+	double grace_timeout;
+	ev_timer grace_timer, key_timer;
+	char on_poweroff[16], on_reboot[16];	/* stop, restart, destroy */
+	void *subscribers[WORKER_MAX_SUBSCRIBERS];
 };
 
-static void worker_exit_soon(struct worker *w, int code)
+static void worker_exit_soon(struct worker *w, int code, const char *reason)
 {
 	w->exit_code = code;
+	snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason);
 	/* after this loop iteration, so that answers are flushed first */
 	ev_timer_set(&w->exit_timer, 0.05, 0.);
 	ev_timer_start(w->loop, &w->exit_timer);
+}
+
+/* Tell the subscribed supervisor: {"kind": ..., fields...} (stolen). */
+static void worker_emit(struct worker *w, const char *kind, json_t *fields)
+{
+	json_t *msg;
+
+	if (!fields)
+		fields = json_object();
+	json_object_set_new(fields, "kind", json_string(kind));
+	msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0",
+			"method", "worker.event", "params", fields);
+	for (int i = 0; i < WORKER_MAX_SUBSCRIBERS; i++)
+		if (w->subscribers[i] && server_send(w->subscribers[i], msg) < 0)
+			w->subscribers[i] = NULL;
+	json_decref(msg);
+}
+
+static void worker_client_closed(struct server *srv, void *conn)
+{
+	struct worker *w = srv->ctx;
+
+	for (int i = 0; i < WORKER_MAX_SUBSCRIBERS; i++)
+		if (w->subscribers[i] == conn)
+			w->subscribers[i] = NULL;
+}
+
+static void key_release_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+
+	pl061_set_line(&w->vm.gpio, LAYOUT_GPIO_POWER_LINE, false);
+}
+
+/* Press and release the power key: the guest's gpio-keys sees KEY_POWER. */
+static void press_power_key(struct worker *w)
+{
+	pl061_set_line(&w->vm.gpio, LAYOUT_GPIO_POWER_LINE, true);
+	ev_timer_stop(w->loop, &w->key_timer);
+	ev_timer_set(&w->key_timer, POWER_KEY_PRESS_S, 0.);
+	ev_timer_start(w->loop, &w->key_timer);
+}
+
+static void reset_in_place(struct worker *w, const char *why)
+{
+	if (vm_reset(&w->vm) < 0) {
+		worker_exit_soon(w, WORKER_EXIT_GUEST_ERROR, "reset failed (see worker.log)");
+		return;
+	}
+	w->paused = false;
+	worker_emit(w, "reboot", json_pack("{s:s, s:i}", "reason", why,
+					   "resets", (int)w->vm.resets));
+}
+
+/* The guest did not react to the power key in time: force it. */
+static void grace_expired_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+	char why[128];
+
+	snprintf(why, sizeof(why), "the guest ignored the power key for %g s: forced",
+		 w->grace_timeout);
+	log_warn("%s", why);
+	if (w->grace == GRACE_REBOOT) {
+		w->grace = GRACE_NONE;
+		reset_in_place(w, why);
+		return;
+	}
+	w->grace = GRACE_NONE;
+	vm_halt(&w->vm);
+	worker_exit_soon(w, WORKER_EXIT_FORCED, why);
+}
+
+/* What a policy says to do when the guest powers off or resets. */
+static void apply_policy(struct worker *w, const char *policy, const char *what)
+{
+	char why[128];
+
+	if (!strcmp(policy, "restart")) {
+		snprintf(why, sizeof(why), "%s; on_%s=restart", what,
+			 strstr(what, "reset") ? "reboot" : "poweroff");
+		reset_in_place(w, why);
+	} else if (!strcmp(policy, "destroy")) {
+		snprintf(why, sizeof(why), "%s; policy destroy", what);
+		worker_exit_soon(w, WORKER_EXIT_DESTROY, why);
+	} else {
+		worker_exit_soon(w, strstr(what, "reset") ? WORKER_EXIT_REBOOT_STOP
+				 : WORKER_EXIT_POWEROFF, what);
+	}
 }
 
 static void exit_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -45,18 +146,29 @@ static void exit_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void worker_on_event(struct vm *vm, enum vm_event ev, const char *detail)
 {
 	struct worker *w = (struct worker *)vm;	/* vm is the first member */
+	int grace = w->grace;
 
 	log_info("%s", detail);
+	if (grace != GRACE_NONE && (ev == VM_EVENT_POWEROFF || ev == VM_EVENT_RESET)) {
+		/* the guest answered the power key */
+		ev_timer_stop(w->loop, &w->grace_timer);
+		w->grace = GRACE_NONE;
+		if (grace == GRACE_REBOOT)
+			reset_in_place(w, "graceful reboot: the guest shut down, started again");
+		else
+			worker_exit_soon(w, WORKER_EXIT_POWEROFF,
+					 "guest powered off (power key)");
+		return;
+	}
 	switch (ev) {
 	case VM_EVENT_RESET:
-		if (vm_reset(vm) < 0)
-			worker_exit_soon(w, WORKER_EXIT_GUEST_ERROR);
+		apply_policy(w, w->on_reboot, "guest reset (PSCI SYSTEM_RESET)");
 		break;
 	case VM_EVENT_POWEROFF:
-		worker_exit_soon(w, WORKER_EXIT_POWEROFF);
+		apply_policy(w, w->on_poweroff, "guest powered off");
 		break;
 	case VM_EVENT_ERROR:
-		worker_exit_soon(w, WORKER_EXIT_GUEST_ERROR);
+		worker_exit_soon(w, WORKER_EXIT_GUEST_ERROR, detail);
 		break;
 	default:
 		break;
@@ -70,6 +182,10 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 	if (w->vm.running)
 		return rpc_fail(call, ARMVM_E_STATE, json_pack("{s:s}", "state", "running"),
 				"the VM is already running");
+	/* the boot timer counts from when the supervisor got the request */
+	boottimer_arm(&w->vm.boottimer,
+		      json_integer_value(json_object_get(params, "t0_mono_ns")),
+		      json_integer_value(json_object_get(params, "t0_real_ns")));
 	if (vm_start(&w->vm) < 0)
 		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "cannot start the vCPUs");
 	log_info("started %u vCPUs", w->vm.nvcpus);
@@ -77,14 +193,129 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 	return 0;
 }
 
+/* Ask the guest to shut down with the power key; escalate after timeout. */
+static void start_grace(struct worker *w, int kind, json_t *params)
+{
+	json_t *t = json_object_get(params, "timeout");
+
+	w->grace = kind;
+	w->grace_timeout = t ? (double)json_integer_value(t) : WORKER_GRACE_DEFAULT_S;
+	if (w->paused && vm_start(&w->vm) == 0)
+		w->paused = false;	/* a paused guest cannot press anything */
+	press_power_key(w);
+	ev_timer_stop(w->loop, &w->grace_timer);
+	ev_timer_set(&w->grace_timer, w->grace_timeout, 0.);
+	ev_timer_start(w->loop, &w->grace_timer);
+	log_info("power key pressed; forcing in %g s", w->grace_timeout);
+}
+
 static int m_stop(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct worker *w = call->ctx;
+	bool force = json_is_true(json_object_get(params, "force"));
 
+	if (!force && w->vm.running + w->paused && w->grace == GRACE_NONE) {
+		start_grace(w, GRACE_STOP, params);
+		*result = json_pack("{s:s}", "state", "stopping");
+		return 0;
+	}
 	vm_halt(&w->vm);
-	log_info("stopped on request");
-	worker_exit_soon(w, WORKER_EXIT_STOPPED);
+	log_info("stopped on request (forced)");
+	worker_exit_soon(w, WORKER_EXIT_STOPPED, "forced stop");
 	*result = json_pack("{s:s}", "state", "stopped");
+	return 0;
+}
+
+static int m_reboot(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct worker *w = call->ctx;
+
+	if (!w->vm.running && !w->paused)
+		return rpc_fail(call, ARMVM_E_STATE, json_pack("{s:s}", "state", "created"),
+				"the VM has not been started");
+	if (json_is_true(json_object_get(params, "force"))) {
+		reset_in_place(w, "forced reset");
+		*result = json_pack("{s:s}", "state", "running");
+		return 0;
+	}
+	start_grace(w, GRACE_REBOOT, params);
+	*result = json_pack("{s:s}", "state", "rebooting");
+	return 0;
+}
+
+static int m_pause(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct worker *w = call->ctx;
+
+	if (w->vm.running) {
+		vm_halt(&w->vm);	/* vCPUs parked; devices and console stay */
+		w->paused = true;
+		worker_emit(w, "paused", NULL);
+	}
+	*result = json_pack("{s:s}", "state", "paused");
+	return 0;
+}
+
+static int m_resume(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct worker *w = call->ctx;
+
+	if (w->paused) {
+		if (vm_start(&w->vm) < 0)
+			return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "cannot restart the vCPUs");
+		w->paused = false;
+		worker_emit(w, "resumed", NULL);
+	}
+	*result = json_pack("{s:s}", "state", "running");
+	return 0;
+}
+
+static int m_subscribe(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct worker *w = call->ctx;
+
+	for (int i = 0; i < WORKER_MAX_SUBSCRIBERS; i++) {
+		if (!w->subscribers[i]) {
+			w->subscribers[i] = call->conn;
+			*result = json_pack("{s:b}", "subscribed", 1);
+			return 0;
+		}
+	}
+	return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "too many subscribers");
+}
+
+static bool policy_valid(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return !v || (s && (!strcmp(s, "stop") || !strcmp(s, "restart") ||
+			    !strcmp(s, "destroy")));
+}
+
+/* on_poweroff / on_reboot from the VM's parameters (or worker.set) */
+static int set_policies(struct worker *w, json_t *params)
+{
+	json_t *off = json_object_get(params, "on_poweroff");
+	json_t *reb = json_object_get(params, "on_reboot");
+
+	if (!policy_valid(off) || !policy_valid(reb))
+		return -EINVAL;
+	if (off)
+		snprintf(w->on_poweroff, sizeof(w->on_poweroff), "%s", json_string_value(off));
+	if (reb)
+		snprintf(w->on_reboot, sizeof(w->on_reboot), "%s", json_string_value(reb));
+	return 0;
+}
+
+static int m_set(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct worker *w = call->ctx;
+
+	if (set_policies(w, params) < 0)
+		return rpc_fail(call, ARMVM_E_INVALID_PARAMS, NULL,
+				"a policy is \"stop\", \"restart\" or \"destroy\"");
+	*result = json_pack("{s:s, s:s}", "on_poweroff", w->on_poweroff,
+			    "on_reboot", w->on_reboot);
 	return 0;
 }
 
@@ -105,8 +336,10 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 			"mmio_exits", (json_int_t)vm->vcpus[i].mmio_exits));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	*result = json_pack("{s:i, s:b, s:f, s:o, s:I, s:I, s:I, s:i}",
-		"pid", (int)getpid(), "running", vm->running,
+	*result = json_pack("{s:i, s:b, s:b, s:s, s:s, s:I, s:f, s:o, s:I, s:I, s:I, s:i}",
+		"pid", (int)getpid(), "running", vm->running, "paused", w->paused,
+		"on_poweroff", w->on_poweroff, "on_reboot", w->on_reboot,
+		"power_key_presses", (json_int_t)vm->gpio.presses,
 		"uptime", vm->running ? (double)(now.tv_sec - vm->started.tv_sec) +
 			(now.tv_nsec - vm->started.tv_nsec) / 1e9 : 0.0,
 		"vcpus", vcpus,
@@ -114,6 +347,18 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 		"uart_rx_bytes", (json_int_t)vm->uart.rx_bytes,
 		"unhandled_mmio", (json_int_t)vm->bus.unhandled,
 		"resets", (int)vm->resets);
+	/* benchmarks: the boot timer, and where guest RAM sits in this
+	 * process (to tell it apart from the VMM's own memory in smaps) */
+	json_t *ram = json_array();
+	char hva[24];
+	for (unsigned i = 0; i < vm->nbanks; i++) {
+		snprintf(hva, sizeof(hva), "0x%llx",
+			 (unsigned long long)(uintptr_t)vm->banks[i].map);
+		json_array_append_new(ram, json_pack("{s:s, s:I}", "hva", hva,
+			"size", (json_int_t)vm->banks[i].map_size));
+	}
+	json_object_set_new(*result, "guest_ram", ram);
+	json_object_set_new(*result, "boot_timer", boottimer_json(&vm->boottimer));
 	return 0;
 }
 
@@ -143,11 +388,46 @@ static int m_console(struct rpc_call *call, json_t *params, json_t **result)
 	return 0;
 }
 
+static const struct rpc_param start_params[] = {
+	{ "t0_mono_ns", RPC_T_INT, false, "when the start request arrived (CLOCK_MONOTONIC ns)" },
+	{ "t0_real_ns", RPC_T_INT, false, "the same in CLOCK_REALTIME ns" },
+	{ NULL },
+};
 static const struct rpc_method w_start = {
-	.name = "worker.start", .handler = m_start, .doc = "start the vCPUs",
+	.name = "worker.start", .handler = m_start, .params = start_params,
+	.doc = "start the vCPUs",
+};
+static const struct rpc_param stop_params[] = {
+	{ "force", RPC_T_BOOL, false, "at once, without asking the guest" },
+	{ "timeout", RPC_T_INT, false, "seconds to wait for the guest before forcing" },
+	{ NULL },
+};
+static const struct rpc_param set_params[] = {
+	{ "on_poweroff", RPC_T_STRING, false, "stop, restart or destroy" },
+	{ "on_reboot", RPC_T_STRING, false, "stop, restart or destroy" },
+	{ NULL },
 };
 static const struct rpc_method w_stop = {
-	.name = "worker.stop", .handler = m_stop, .doc = "stop the vCPUs and exit",
+	.name = "worker.stop", .handler = m_stop, .params = stop_params,
+	.doc = "power key, then force after timeout (or force at once); exit",
+};
+static const struct rpc_method w_reboot = {
+	.name = "worker.reboot", .handler = m_reboot, .params = stop_params,
+	.doc = "power key and start again, or reset in place when forced",
+};
+static const struct rpc_method w_pause = {
+	.name = "worker.pause", .handler = m_pause, .doc = "park the vCPUs",
+};
+static const struct rpc_method w_resume = {
+	.name = "worker.resume", .handler = m_resume, .doc = "run the vCPUs again",
+};
+static const struct rpc_method w_subscribe = {
+	.name = "worker.subscribe", .handler = m_subscribe,
+	.doc = "worker.event notifications on this connection",
+};
+static const struct rpc_method w_set = {
+	.name = "worker.set", .handler = m_set, .params = set_params,
+	.doc = "change the power-off and reboot policies",
 };
 static const struct rpc_method w_info = {
 	.name = "worker.info", .handler = m_info, .doc = "live state and counters",
@@ -157,7 +437,8 @@ static const struct rpc_method w_console = {
 	.doc = "recent console output",
 };
 static const struct rpc_method *const worker_list[] = {
-	&w_start, &w_stop, &w_info, &w_console, NULL,
+	&w_start, &w_stop, &w_info, &w_console, &w_reboot, &w_pause, &w_resume,
+	&w_subscribe, &w_set, NULL,
 };
 static const struct rpc_table worker_methods = { .methods = worker_list };
 
@@ -196,6 +477,20 @@ static void plan_host_from_spec(json_t *spec, struct plan_host *h)
 	h->el1_32bit = json_is_true(json_object_get(host, "el1_32bit"));
 }
 
+/* Why this worker ended, for a supervisor that is not our parent (a
+ * re-adopting daemon cannot wait() for us). */
+static void write_exit_status(const char *dir, int code, const char *reason)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
+	json_t *j = json_pack("{s:i, s:s}", "code", code, "reason", reason);
+
+	snprintf(path, sizeof(path), "%s/exit.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s/exit.json.tmp", dir);
+	if (json_dump_file(j, tmp, JSON_COMPACT) == 0)
+		rename(tmp, path);
+	json_decref(j);
+}
+
 int worker_main(const char *dir, int status_fd)
 {
 	static struct worker w;		/* one per process, large */
@@ -211,7 +506,10 @@ int worker_main(const char *dir, int status_fd)
 	snprintf(w.dir, sizeof(w.dir), "%s", dir);
 	w.loop = ev_default_loop(EVFLAG_AUTO);
 	w.exit_code = WORKER_EXIT_STOPPED;
+	snprintf(w.exit_reason, sizeof(w.exit_reason), "stopped");
 	w.control.listen_fd = -1;
+	snprintf(w.on_poweroff, sizeof(w.on_poweroff), "stop");
+	snprintf(w.on_reboot, sizeof(w.on_reboot), "restart");
 
 	snprintf(path, sizeof(path), "%s/spec.json", dir);
 	spec = json_load_file(path, 0, &jerr);
@@ -223,6 +521,11 @@ int worker_main(const char *dir, int status_fd)
 	log_set_prefix("armvmd-worker");
 	plan_host_from_spec(spec, &host);
 	params = json_object_get(spec, "params");
+	if (set_policies(&w, params) < 0) {
+		status_error(status_fd, ARMVM_E_INVALID_PARAMS,
+			     "on_poweroff/on_reboot: \"stop\", \"restart\" or \"destroy\"", NULL);
+		return WORKER_EXIT_SETUP;
+	}
 	plan = calloc(1, sizeof(*plan));
 	if (!plan || plan_build(params, &host, plan, &lerr) < 0) {
 		status_error(status_fd, plan ? lerr.code : ARMVM_E_RESOURCE,
@@ -243,6 +546,11 @@ int worker_main(const char *dir, int status_fd)
 	}
 	w.vm.on_event = worker_on_event;
 	ev_init(&w.exit_timer, exit_timer_cb);
+	ev_init(&w.grace_timer, grace_expired_cb);
+	w.grace_timer.data = &w;
+	ev_init(&w.key_timer, key_release_cb);
+	w.key_timer.data = &w;
+	w.control.on_close = worker_client_closed;
 
 	snprintf(path, sizeof(path), "%s/control.sock", dir);
 	r = server_listen(&w.control, w.loop, path, &worker_methods, &w);
@@ -268,5 +576,6 @@ int worker_main(const char *dir, int status_fd)
 	vm_destroy(&w.vm);
 	snprintf(path, sizeof(path), "%s/console.sock", dir);
 	unlink(path);
+	write_exit_status(dir, w.exit_code, w.exit_reason);
 	return w.exit_code;
 }

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Event subscriptions: a connection that called events.subscribe receives
+ * JSON-RPC notifications {"method":"event","params":{...}} for the VMs and
+ * kinds it asked for.
+ */
+#ifndef ARMVMD_EVENTS_H
+#define ARMVMD_EVENTS_H
+
+#include <jansson.h>
+
+struct daemon;
+struct vm_entry;
+
+enum event_kind {
+	EVENT_STATE = 1u << 0,		/* state changes with the reason */
+	EVENT_DEVICE = 1u << 1,		/* device errors */
+	EVENT_CONSOLE = 1u << 2,	/* console lines (only when asked) */
+};
+#define EVENT_DEFAULT (EVENT_STATE | EVENT_DEVICE)
+
+/* "state", "device", "console" -> bit; 0 if unknown */
+unsigned event_kind_parse(const char *name);
+
+int events_subscribe(struct daemon *d, void *conn, const char *vm, unsigned kinds);
+void events_client_closed(struct daemon *d, void *conn);
+
+/* Emit one event about vm (fields stolen; "kind", "vm", "time" added). */
+void events_emit(struct daemon *d, const char *vm, enum event_kind kind,
+		 json_t *fields);
+
+/* Does anyone want console lines of this VM? */
+bool events_want_console(struct daemon *d, const char *vm);
+
+#endif
