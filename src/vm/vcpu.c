@@ -96,6 +96,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (v->id == 0)
+		boottimer_first_run(&vm->boottimer);
 
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
 		int r = ioctl(v->fd, KVM_RUN, 0);
