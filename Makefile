@@ -5,6 +5,7 @@
 #   make deps       install Debian packages and fetch kernels (as root)
 #   make check      build + unit tests + emulated arm64 KVM host tests
 #   make demo       boot the emulated arm64 host and show armvmd working
+#   make bench      benchmarks against the KVM floor (docs/PERFORMANCE.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             verbose; WERROR=1 turns warnings into errors (CI)
 
@@ -71,3 +72,13 @@ clean:
 
 distclean:
 	rm -rf build
+
+# make bench: boot figures, VMM overhead and exit costs against the KVM
+# floor, measured in one emulated arm64 host (bench/run; docs/PERFORMANCE.md)
+.PHONY: bench
+bench: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@bench/run $(BENCH_ARGS)
+
+# bare-metal guests (build/guests/*.img); adds them to `all`
+include mk/guests.mk

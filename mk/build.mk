@@ -134,4 +134,7 @@ install: all
 		[ -f "$$u" ] || continue; \
 		sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
 
+# benchmark programs (KVM target only)
+include mk/bench.mk
+
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

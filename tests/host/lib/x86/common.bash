@@ -160,6 +160,10 @@ payload_binaries() {
 			echo "$f usr/lib/armvmd-tests/${f##*/}"
 		done
 	fi
+	# bare-metal guests (mk/guests.mk): a few hundred bytes each
+	for f in "$TOP"/build/guests/*.img; do
+		[ -f "$f" ] && echo "$f usr/lib/armvmd-guests/${f##*/}"
+	done
 	return 0
 }
 
@@ -185,7 +189,8 @@ build_base() {
 	fi
 	stage=$(mktemp -d "$HOSTBUILD/initramfs/stage.XXXXXX")
 	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,usr/bin,usr/sbin} \
-		"$stage"/usr/lib/armvmd-host/lib "$stage"/usr/lib/armvmd-tests
+		"$stage"/usr/lib/armvmd-host/lib "$stage"/usr/lib/armvmd-tests \
+		"$stage"/usr/lib/armvmd-guests
 	install -m 0755 "$busybox" "$stage/bin/busybox"
 	ln -s busybox "$stage/bin/sh"
 	install -m 0755 "$HOSTDIR/init" "$stage/init"
