@@ -604,6 +604,10 @@ enum ctl_opt {
 	OPT_VM,
 	OPT_KIND,
 	OPT_STATE,
+	OPT_DISK,
+	OPT_NET,
+	OPT_HVC,
+	OPT_RNG,
 };
 
 #define OPT_JSON_ENTRY	{ "json", no_argument, NULL, OPT_JSON }
@@ -621,6 +625,10 @@ enum ctl_opt {
 	{ "ipa",	required_argument,	NULL, OPT_IPA }, \
 	{ "gic",	required_argument,	NULL, OPT_GIC }, \
 	{ "aarch32",	no_argument,		NULL, OPT_AARCH32 }, \
+	{ "disk",	required_argument,	NULL, OPT_DISK }, \
+	{ "net",	required_argument,	NULL, OPT_NET }, \
+	{ "hvc",	no_argument,		NULL, OPT_HVC }, \
+	{ "rng",	no_argument,		NULL, OPT_RNG }, \
 	OPT_JSON_ENTRY
 
 static const struct option json_opts[] = { OPT_JSON_ENTRY, OPT_END };
@@ -682,6 +690,7 @@ enum opt_kind {
 	K_PATH,		/* the argument, made absolute */
 	K_INT,		/* the argument, as an integer */
 	K_LIST,		/* a string, or a list when repeated */
+	K_PATH_LIST,	/* "PATH[,OPTIONS]", PATH made absolute; K_LIST */
 	K_TRUE,
 	K_FALSE,
 	K_CONST,	/* value */
@@ -715,6 +724,10 @@ static const struct opt_key {
 	{ OPT_VM,	"vm",		K_STR,		NULL },
 	{ OPT_KIND,	"kinds",	K_LIST,		NULL },
 	{ OPT_STATE,	"state",	K_STR,		NULL },
+	{ OPT_DISK,	"disks",	K_PATH_LIST,	NULL },
+	{ OPT_NET,	"nets",		K_LIST,		NULL },
+	{ OPT_HVC,	"hvc",		K_TRUE,		NULL },
+	{ OPT_RNG,	"rng",		K_TRUE,		NULL },
 };
 
 /* A command line after cmd_options. */
@@ -789,6 +802,25 @@ static json_t *abs_path(const char *path)
 	return v;
 }
 
+/* --disk PATH[,OPTIONS]: the path made absolute, the options kept */
+static json_t *abs_path_options(const char *arg)
+{
+	const char *comma = strchr(arg, ',');
+	char *path, *joined = NULL;
+	json_t *abs, *v = NULL;
+
+	if (!comma)
+		return abs_path(arg);
+	path = strndup(arg, (size_t)(comma - arg));
+	abs = path ? abs_path(path) : NULL;
+	if (abs && asprintf(&joined, "%s%s", json_string_value(abs), comma) >= 0)
+		v = json_string(joined);
+	json_decref(abs);
+	free(path);
+	free(joined);
+	return v;
+}
+
 /* --memory: a string; given again, a list of them */
 static int opt_append(json_t *params, const char *key, json_t *v)
 {
@@ -810,6 +842,8 @@ static json_t *opt_value(const struct opt_key *k, const char *arg)
 	switch (k->kind) {
 	case K_PATH:
 		return abs_path(arg);
+	case K_PATH_LIST:
+		return abs_path_options(arg);
 	case K_INT:
 		return parse_int(arg, &i) < 0 ? NULL : json_integer(i);
 	case K_TRUE:
@@ -846,7 +880,7 @@ static int opt_store(const struct ctl_cmd *cmd, struct cmd_args *a, int opt,
 	if (!v)
 		return opt_bad(cmd, opt, arg, k->kind == K_INT ? "an integer"
 							      : "valid UTF-8");
-	if (k->kind == K_LIST)
+	if (k->kind == K_LIST || k->kind == K_PATH_LIST)
 		return opt_append(a->params, k->key, v) < 0 ? ctl_oom() : CTL_OK;
 	return json_object_set_new(a->params, k->key, v) < 0 ? ctl_oom() : CTL_OK;
 }
@@ -2052,7 +2086,14 @@ static int cmd_help(struct ctl *ctl, const struct ctl_cmd *cmd,
 	"  --vcpus N            number of vCPUs (default 1)\n" \
 	"  --ipa BITS           IPA size (default: the smallest covering the map)\n" \
 	"  --gic auto|v2|v3     interrupt controller (default auto)\n" \
-	"  --aarch32            a 32-bit guest\n"
+	"  --aarch32            a 32-bit guest\n" \
+	"  --disk PATH[,ro]     a virtio-blk disk on a raw image (,serial=ID,\n" \
+	"                       ,queues=N too); repeat for more (vda, vdb, ...)\n" \
+	"  --net tap=NAME[,mac=MAC]\n" \
+	"                       a virtio-net interface on TAP NAME (created when\n" \
+	"                       missing; \"tap\" alone: a new one); repeatable\n" \
+	"  --hvc                a virtio-console: the guest's hvc0 (hvc0.sock)\n" \
+	"  --rng                a virtio-rng entropy device\n"
 
 #define HELP_POLICY \
 	"  --on-poweroff P      when the guest powers off: stop (default),\n" \
@@ -2071,7 +2112,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ .name = "create", .run = cmd_vm,
 	  .usage = "[--name NAME] --kernel PATH [--initrd PATH] [--dtb PATH]"
 		   " [--cmdline STR] [--memory SIZE[@BASE]]... [--vcpus N]"
-		   " [--ipa BITS] [--gic auto|v2|v3] [--aarch32] [--no-start]",
+		   " [--ipa BITS] [--gic auto|v2|v3] [--aarch32] [--disk PATH[,ro]]..."
+		   " [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng] [--no-start]",
 	  .brief = "--kernel PATH [OPTIONS]",
 	  .doc = "create a VM and start it",
 	  .help = HELP_SPEC
@@ -2084,7 +2126,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ .name = "layout", .run = cmd_vm,
 	  .usage = "--kernel PATH [--initrd PATH] [--dtb PATH] [--cmdline STR]"
 		   " [--memory SIZE[@BASE]]... [--vcpus N] [--ipa BITS]"
-		   " [--gic auto|v2|v3] [--aarch32]",
+		   " [--gic auto|v2|v3] [--aarch32] [--disk PATH[,ro]]..."
+		   " [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng]",
 	  .brief = "--kernel PATH [OPTIONS]",
 	  .doc = "show the address plan of a VM, creating nothing",
 	  .help = HELP_SPEC HELP_JSON,

@@ -201,6 +201,8 @@ int plan_build(json_t *spec, const struct plan_host *host,
 				 "cmdline is longer than %d bytes", PLAN_CMDLINE_MAX - 1);
 	snprintf(plan->cmdline, sizeof(plan->cmdline), "%s",
 		 cmdline ? cmdline : PLAN_DEFAULT_CMDLINE);
+	if (plan_virtio(spec, plan, err) < 0)
+		return -1;
 
 	/* the images: headers and sizes only, nothing is loaded yet */
 	if (image_load_kernel(plan->kernel, plan->cfg.arch == GUEST_AARCH32,
@@ -273,6 +275,8 @@ json_t *plan_to_json(const struct vm_plan *p)
 			LAYOUT_GIC_CPU_BASE, LAYOUT_GIC_CPU_SIZE));
 	json_array_append_new(devices, range("uart-8250", LAYOUT_UART_BASE, LAYOUT_UART_SIZE));
 	json_array_append_new(devices, range("rtc-pl031", LAYOUT_RTC_BASE, LAYOUT_RTC_SIZE));
+	for (unsigned i = 0; i < p->nvirtio; i++)
+		json_array_append_new(devices, plan_virtio_json(p, i));
 
 	json_t *payload = json_pack("{s:s, s:o, s:I, s:o}",
 		"arch", p->cfg.arch == GUEST_AARCH32 ? "aarch32" : "aarch64",

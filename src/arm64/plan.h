@@ -13,6 +13,7 @@
 
 #include "arm64/image.h"
 #include "arm64/layout.h"
+#include "devices/virtio_conf.h"
 
 #define PLAN_CMDLINE_MAX	2048
 #define PLAN_NAME_MAX		40	/* socket paths must fit sun_path */
@@ -36,7 +37,23 @@ struct vm_plan {
 	struct image_info kimg;
 	struct payload_input in;
 	struct payload_plan payload;
+	/* virtio devices: the per-VM device table, virtio[] in slot order */
+	unsigned ndisks, nnets, nvirtio;
+	bool hvc, rng;
+	struct virtio_blk_conf disks[VIRTIO_MAX_DISKS];
+	struct virtio_net_conf nets[VIRTIO_MAX_NETS];
+	struct virtio_slot_conf virtio[LAYOUT_VIRTIO_SLOTS];
 };
+
+/*
+ * The virtio devices of spec (disks, nets, hvc, rng) into plan's device
+ * table (src/arm64/plan_virtio.c).  0, or -1 with err filled.
+ */
+int plan_virtio(json_t *spec, struct vm_plan *plan, struct layout_error *err);
+/* One virtio slot of the plan for vm.layout's device list. */
+json_t *plan_virtio_json(const struct vm_plan *plan, unsigned slot);
+/* "02:00:00:00:00:01" (or with '-'): a unicast MAC address.  0 or -EINVAL. */
+int plan_parse_mac(const char *text, uint8_t mac[6]);
 
 
 /*

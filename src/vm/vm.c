@@ -248,6 +248,7 @@ static int load_dtb(struct vm *vm, char *msg, size_t msglen)
 		.rng_seed = seed,
 		.kaslr_seed = kaslr,
 		.gpio_power_key = true,
+		.nvirtio = p->nvirtio,
 	};
 	r = fdt_build(&fp, dst, pp->dtb_size, msg, msglen);
 	if (r < 0)
@@ -354,6 +355,9 @@ int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
 	r = devices_setup(vm, console_log, msg, msglen);
 	if (r < 0)
 		return r;
+	r = vm_virtio_setup(vm, console_log, msg, msglen);
+	if (r < 0)
+		return r;
 
 	vm->vcpus = calloc(plan->cfg.vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
@@ -368,6 +372,10 @@ int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
 	if (r < 0)
 		return setup_fail(r, "initialising vCPUs: %s", strerror(-r));
 	r = gic_setup(vm, msg, msglen);
+	if (r < 0)
+		return r;
+	/* irqfds need the initialised vGIC */
+	r = vm_virtio_connect(vm, msg, msglen);
 	if (r < 0)
 		return r;
 	return load_payload(vm, msg, msglen);
@@ -411,6 +419,7 @@ int vm_reset(struct vm *vm)
 	int r;
 
 	vm_halt(vm);
+	vm_virtio_reset(vm);	/* nothing of the old guest's rings is used */
 	r = vcpus_reset(vm);
 	if (!r)
 		r = load_payload(vm, msg, sizeof(msg));
@@ -431,6 +440,7 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 	vm->nvcpus = 0;
 	if (vm->loop) {
+		vm_virtio_destroy(vm);
 		console_close(&vm->console);
 		ev_async_stop(vm->loop, &vm->event_async);
 	}

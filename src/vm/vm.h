@@ -19,6 +19,7 @@
 #include "devices/pl031.h"
 #include "devices/pl061.h"
 #include "devices/uart8250.h"
+#include "devices/virtio.h"
 
 struct vm;
 
@@ -65,6 +66,10 @@ struct vm {
 	struct pl031 rtc;
 	struct pl061 gpio;		/* the power key */
 	struct boottimer boottimer;	/* benchmarks: see boottimer.h */
+	/* virtio-mmio devices by slot, from plan.virtio (src/vm/virtio.c) */
+	struct virtq_mem gmem;		/* their door to guest memory */
+	struct virtio_dev *virtio[LAYOUT_VIRTIO_SLOTS];
+	struct vm_hvc *hvc;		/* virtio-console's own console */
 
 	struct ev_loop *loop;
 	ev_async event_async;		/* vCPU thread -> loop */
@@ -102,6 +107,18 @@ void vm_set_irq(void *opaque, unsigned spi, bool level);
 
 /* guest memory through one checked door: NULL if [gpa, gpa+len) is not RAM */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/*
+ * virtio devices (src/vm/virtio.c): create them from the plan on the bus
+ * (hvc0.log and hvc0.sock go beside console_log); after the GIC, connect
+ * them to KVM (ioeventfd per queue, irqfd per device); reset them with the
+ * VM; their state and counters for worker.info; close them.
+ */
+int vm_virtio_setup(struct vm *vm, const char *console_log, char *msg, size_t msglen);
+int vm_virtio_connect(struct vm *vm, char *msg, size_t msglen);
+void vm_virtio_reset(struct vm *vm);
+json_t *vm_virtio_info(struct vm *vm);
+void vm_virtio_destroy(struct vm *vm);
 
 int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id);
 int vcpu_reset(struct vcpu *v, uint64_t entry, uint64_t dtb, bool boot);

@@ -359,6 +359,8 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 	}
 	json_object_set_new(*result, "guest_ram", ram);
 	json_object_set_new(*result, "boot_timer", boottimer_json(&vm->boottimer));
+	/* virtio devices: state (broken ones with why) and counters */
+	json_object_set_new(*result, "devices", vm_virtio_info(vm));
 	return 0;
 }
 

@@ -255,9 +255,22 @@ guest_part() {
 	# the guest kernel's modules the test guest loads (input for the
 	# power key; see tests/guests/linux-init)
 	GUEST_MODULES_DIR=$(dirname "$kernel")/../lib/modules/$(basename "$kernel" | sed 's/^vmlinuz-//') \
-	GUEST_MODULES=${GUEST_MODULES:-"gpio_keys evdev"} \
+	GUEST_MODULES=${GUEST_MODULES:-"gpio_keys evdev virtio_mmio virtio_blk virtio_net virtio_console virtio_rng"} \
 	"$TOP/tests/guests/mkinitrd" "$busybox" "$stage/usr/lib/armvmd-guests/linux.cpio.gz" ||
 		{ rm -rf "$stage"; die "tests/guests/mkinitrd failed"; }
+	# modules for the host itself (the same kernel), uncompressed for
+	# busybox insmod: tun for the TAPs of the virtio-net cases
+	local moddir m f
+	moddir=$(dirname "$kernel")/../lib/modules/$(basename "$kernel" | sed 's/^vmlinuz-//')
+	mkdir -p "$stage/usr/lib/armvmd-guests/host-modules"
+	for m in tun; do
+		f=$(grep -E "(^|/)$m\.ko(\.[a-z]+)?:" "$moddir/modules.dep" 2>/dev/null | head -n 1 | cut -d: -f1)
+		case $f in
+		'') ;;
+		*.xz) xz -dc "$moddir/$f" >"$stage/usr/lib/armvmd-guests/host-modules/$m.ko" ;;
+		*) cp "$moddir/$f" "$stage/usr/lib/armvmd-guests/host-modules/$m.ko" ;;
+		esac
+	done
 	tmp=$out.tmp.$$
 	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio --quiet -o -H newc -R 0:0 | gzip -6 -n) >"$tmp" || {
