@@ -1541,8 +1541,13 @@ static int cmd_wait(struct ctl *ctl, const struct ctl_cmd *cmd,
 	name = json_string_value(json_object_get(a.params, "name"));
 	if (json_object_get(a.params, "timeout"))
 		timeout = json_integer_value(json_object_get(a.params, "timeout"));
-	if (!want) {
-		ctl_err("wait: --state STATE is required");
+	char padded[32];
+
+	snprintf(padded, sizeof(padded), " %s ", want ? want : "");
+	if (!want || !strstr(" creating created running paused stopped crashed ",
+			     padded)) {
+		ctl_err("wait: --state is one of creating, created, running, paused, "
+			"stopped, crashed");
 		cmd_args_free(&a);
 		return CTL_USAGE;
 	}
@@ -1585,10 +1590,19 @@ static int cmd_wait(struct ctl *ctl, const struct ctl_cmd *cmd,
 		}
 		json_decref(msg);
 	}
-	if (r == CTL_TIMEOUT)
+	if (r == CTL_TIMEOUT) {
+		json_t *now = NULL;
+
+		p = json_pack("{s:s}", "name", name);
+		if (ctl_call(ctl, "vm.info", p, &now) == CTL_OK) {
+			json_decref(res);
+			res = now;
+		}
+		json_decref(p);
 		ctl_err("wait: %s did not reach state %s within %lld s (it is %s)", name,
 			want, (long long)timeout,
 			json_string_value(json_object_get(res, "state")) ?: "?");
+	}
 	else if (r == CTL_OK && ctl->json)
 		json_print(stdout, res, JSON_INDENT(2));
 	json_decref(res);
@@ -2113,7 +2127,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  .usage = "[--name NAME] --kernel PATH [--initrd PATH] [--dtb PATH]"
 		   " [--cmdline STR] [--memory SIZE[@BASE]]... [--vcpus N]"
 		   " [--ipa BITS] [--gic auto|v2|v3] [--aarch32] [--disk PATH[,ro]]..."
-		   " [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng] [--no-start]",
+		   " [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng] [--no-start]"
+		   " [--autostart] [--on-poweroff P] [--on-reboot P]",
 	  .brief = "--kernel PATH [OPTIONS]",
 	  .doc = "create a VM and start it",
 	  .help = HELP_SPEC

@@ -97,6 +97,8 @@ struct daemon {
 struct vm_entry *registry_find(struct daemon *d, const char *name);
 struct vm_entry *registry_add(struct daemon *d, const char *name);
 void registry_remove(struct vm_entry *e);
+/* Forget a VM for good, telling subscribers (state "destroyed"). */
+void registry_destroy(struct vm_entry *e, const char *reason);
 /* Spawn the worker for e (state creating); done() answers e->pending. */
 int registry_spawn(struct vm_entry *e, char *msg, size_t msglen);
 /* Wait grace_ms for the worker to exit, then kill it, and reap it. */
@@ -116,7 +118,9 @@ void registry_note_start_request(struct vm_entry *e);
 json_t *registry_start_params(const struct vm_entry *e);
 /* (Re)compute e->plan from e->params; NULL plan when it no longer builds. */
 void registry_replan(struct vm_entry *e);
-/* The worker of e ended (wait status, and its own word when known). */
+/* The worker of e ended (wait status, and its own word when known);
+ * REGISTRY_STATUS_UNKNOWN: it is gone and nobody knows how (reason says). */
+#define REGISTRY_STATUS_UNKNOWN (-1)
 void registry_worker_exited(struct vm_entry *e, int status, const char *reason);
 /* A worker.event notification from e's worker. */
 void registry_worker_event(struct vm_entry *e, const char *kind, json_t *params);

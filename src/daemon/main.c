@@ -22,7 +22,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: armvmd [--socket PATH] [--log-level LEVEL]\n"
+		"usage: armvmd [--socket PATH] [--runtime-dir DIR] [--state-dir DIR]\n"
+		"              [--group NAME] [--log-level LEVEL]\n"
 		"\n"
 		"  -s, --socket PATH      listen on PATH (default $ARMVMD_SOCKET or\n"
 		"                         " ARMVM_DEFAULT_SOCKET ")\n"

@@ -147,6 +147,14 @@ void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 			      "previous", state_names[prev], "reason", reason));
 }
 
+void registry_destroy(struct vm_entry *e, const char *reason)
+{
+	events_emit(e->d, e->name, EVENT_STATE,
+		    json_pack("{s:s, s:s, s:s}", "state", "destroyed",
+			      "previous", state_names[e->state], "reason", reason));
+	registry_remove(e);
+}
+
 void registry_audit(struct rpc_call *call, const char *what, const char *name)
 {
 	pid_t pid = -1;
@@ -353,10 +361,15 @@ void registry_worker_exited(struct vm_entry *e, int status, const char *reason)
 	char why[160];
 
 	e->pid = 0;
-	describe_exit(status, why, sizeof(why), &state);
-	/* the worker's own words are more precise than its exit code */
-	if (reason && *reason && !WIFSIGNALED(status))
+	if (status == REGISTRY_STATUS_UNKNOWN) {
+		state = VM_CRASHED;
 		snprintf(why, sizeof(why), "%s", reason);
+	} else {
+		describe_exit(status, why, sizeof(why), &state);
+		/* the worker's own words are more precise than its exit code */
+		if (reason && *reason && !WIFSIGNALED(status))
+			snprintf(why, sizeof(why), "%s", reason);
+	}
 	if (e->state == VM_CREATING) {
 		if (e->status_fd >= 0)
 			status_cb(e->d->loop, &e->status_watcher, EV_READ);
@@ -376,10 +389,10 @@ void registry_worker_exited(struct vm_entry *e, int status, const char *reason)
 		return;
 	}
 	status_stop(e);
-	if (!WIFSIGNALED(status) && WEXITSTATUS(status) == WORKER_EXIT_DESTROY) {
+	if (status != REGISTRY_STATUS_UNKNOWN && !WIFSIGNALED(status) &&
+	    WEXITSTATUS(status) == WORKER_EXIT_DESTROY) {
 		log_info("VM %s: destroyed by its policy", e->name);
-		registry_set_state(e, VM_STOPPED, why);
-		registry_remove(e);
+		registry_destroy(e, why);
 		return;
 	}
 	registry_set_state(e, state, why);
@@ -394,9 +407,15 @@ void registry_worker_event(struct vm_entry *e, const char *kind, json_t *params)
 	const char *reason = json_string_value(json_object_get(params, "reason"));
 
 	if (!strcmp(kind, "reboot")) {
-		/* reset in place: still running, but say so */
-		e->state = VM_PAUSED;	/* so that the transition is reported */
-		registry_set_state(e, VM_RUNNING, reason ? reason : "rebooted");
+		/* reset in place: still running, and the event says why */
+		enum vm_state prev = e->state;
+
+		snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "rebooted");
+		e->state = VM_RUNNING;
+		log_info("VM %s: reset in place (%s)", e->name, e->reason);
+		events_emit(e->d, e->name, EVENT_STATE,
+			    json_pack("{s:s, s:s, s:s}", "state", "running",
+				      "previous", state_names[prev], "reason", e->reason));
 	} else if (!strcmp(kind, "paused")) {
 		registry_set_state(e, VM_PAUSED, "paused");
 	} else if (!strcmp(kind, "resumed")) {
@@ -455,6 +474,9 @@ int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 			 strerror(r < 0 ? -r : EIO));
 		return -EIO;
 	}
+	/* the last run's word about its end must not be taken for this one's */
+	snprintf(logpath, sizeof(logpath), "%s/exit.json", e->dir);
+	unlink(logpath);
 	snprintf(logpath, sizeof(logpath), "%s/worker.log", e->dir);
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		snprintf(msg, msglen, "pipe: %s", strerror(errno));
@@ -489,8 +511,8 @@ int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 	e->pid = pid;
 	e->status_fd = pipefd[0];
 	e->status_len = 0;
-	e->state = VM_CREATING;
-	snprintf(e->reason, sizeof(e->reason), "worker %d setting up", (int)pid);
+	snprintf(logpath, sizeof(logpath), "worker %d setting up", (int)pid);
+	registry_set_state(e, VM_CREATING, logpath);
 	ev_io_init(&e->status_watcher, status_cb, e->status_fd, EV_READ);
 	e->status_watcher.data = e;
 	ev_io_start(d->loop, &e->status_watcher);

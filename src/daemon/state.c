@@ -240,7 +240,7 @@ static void adopt(struct daemon *d, const char *name, const char *dir)
 }
 
 /* A VM whose worker is gone: say how it ended, from its exit.json. */
-static void ended_while_away(struct vm_entry *e)
+static bool ended_while_away(struct vm_entry *e)
 {
 	char path[PATH_MAX + 16];
 	json_t *j;
@@ -249,13 +249,19 @@ static void ended_while_away(struct vm_entry *e)
 	snprintf(path, sizeof(path), "%s/exit.json", e->dir);
 	j = json_load_file(path, 0, NULL);
 	if (!j)
-		return;
+		return false;
 	code = (int)json_integer_value(json_object_get(j, "code"));
+	if (code == WORKER_EXIT_DESTROY) {
+		registry_destroy(e, json_string_value(json_object_get(j, "reason")) ?: "policy destroy");
+		json_decref(j);
+		return true;
+	}
 	registry_set_state(e, code == WORKER_EXIT_STOPPED || code == WORKER_EXIT_POWEROFF ||
 			   code == WORKER_EXIT_FORCED || code == WORKER_EXIT_REBOOT_STOP
 			   ? VM_STOPPED : VM_CRASHED,
 			   json_string_value(json_object_get(j, "reason")) ?: "ended");
 	json_decref(j);
+	return false;
 }
 
 void restore_workers(struct daemon *d)
@@ -277,10 +283,10 @@ void restore_workers(struct daemon *d)
 	if (dh)
 		closedir(dh);
 
-	for (struct vm_entry *e = d->vms; e; e = e->next) {
-		if (e->pid)
+	for (struct vm_entry *e = d->vms, *next; e; e = next) {
+		next = e->next;
+		if (e->pid || ended_while_away(e))
 			continue;
-		ended_while_away(e);
 		if (json_is_true(json_object_get(e->params, "autostart"))) {
 			char msg[256];
 

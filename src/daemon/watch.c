@@ -76,8 +76,8 @@ static void pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 	else if (code >= 0)
 		registry_worker_exited(e, W_EXITCODE(code, 0), reason);
 	else	/* not our child and it left no word: it was killed */
-		registry_worker_exited(e, W_EXITCODE(0, SIGKILL),
-				       "worker vanished (killed while armvmd was not its parent)");
+		registry_worker_exited(e, REGISTRY_STATUS_UNKNOWN,
+				       "worker vanished without a word (killed?)");
 }
 
 int watch_start(struct vm_entry *e)

@@ -62,6 +62,12 @@ static const struct rpc_param stop_params[] = {
 static int check_policies(struct rpc_call *call, json_t *params)
 {
 	static const char *const keys[] = { "on_poweroff", "on_reboot" };
+	json_t *t = json_object_get(params, "timeout");
+
+	if (t && json_integer_value(t) < 0)
+		return rpc_fail(call, ARMVM_E_INVALID_PARAMS,
+				json_pack("{s:s, s:s}", "param", "timeout", "reason", "negative"),
+				"timeout must be >= 0 seconds");
 
 	for (unsigned i = 0; i < 2; i++) {
 		const char *v = json_string_value(json_object_get(params, keys[i]));
@@ -164,7 +170,7 @@ static int m_layout(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct vm_plan *plan;
 
-	if (require_kvm(call) < 0)
+	if (require_kvm(call) < 0 || check_policies(call, params) < 0)
 		return -1;
 	plan = calloc(1, sizeof(*plan));
 	if (!plan)
@@ -227,6 +233,7 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	}
 	e->params = spec;
 	e->plan = plan;
+	registry_audit(call, "vm.create", e->name);
 	e->start_when_ready = !start || json_is_true(start);
 	e->start_req_mono = t0_mono;
 	e->start_req_real = t0_real;
@@ -246,8 +253,9 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 	json_t *res = NULL;
 	int r;
 
-	if (!e)
+	if (!e || require_kvm(call) < 0)
 		return -1;
+	registry_audit(call, "vm.start", e->name);
 	registry_note_start_request(e);
 	if (e->state == VM_CREATED) {
 		json_t *sp = registry_start_params(e);
@@ -278,7 +286,7 @@ static int m_stop(struct rpc_call *call, json_t *params, json_t **result)
 	json_t *res = NULL, *wp;
 	int r;
 
-	if (!e)
+	if (!e || check_policies(call, params) < 0)
 		return -1;
 	registry_audit(call, force ? "vm.stop (forced)" : "vm.stop", e->name);
 	if (!force && e->state != VM_CREATED) {
@@ -327,7 +335,7 @@ static int m_destroy(struct rpc_call *call, json_t *params, json_t **result)
 	registry_audit(call, "vm.destroy", e->name);
 	*result = json_pack("{s:s, s:s}", "name", e->name, "state", "destroyed");
 	log_info("VM %s destroyed", e->name);
-	registry_remove(e);
+	registry_destroy(e, "destroyed on request");
 	return 0;
 }
 
@@ -480,7 +488,7 @@ static int m_reboot(struct rpc_call *call, json_t *params, json_t **result)
 	json_t *wp;
 	int r;
 
-	if (!e)
+	if (!e || check_policies(call, params) < 0)
 		return -1;
 	registry_audit(call, force ? "vm.reboot (forced)" : "vm.reboot", e->name);
 	wp = json_pack("{s:b}", "force", force);
@@ -488,8 +496,8 @@ static int m_reboot(struct rpc_call *call, json_t *params, json_t **result)
 		json_object_set(wp, "timeout", json_object_get(params, "timeout"));
 	/* forced: reset in place at once; else the guest shuts down by the
 	 * power key and starts again (the worker reports it as an event) */
-	r = worker_op(call, e, "worker.reboot", wp, VM_RUNNING,
-		      force ? "forced reset" : "rebooting (power key)", result);
+	/* the state stays; the worker's reboot event reports the reset */
+	r = worker_op(call, e, "worker.reboot", wp, e->state, e->reason, result);
 	json_decref(wp);
 	return r;
 }
@@ -537,7 +545,7 @@ const struct rpc_method rpc_vm_reboot = {
 };
 const struct rpc_method rpc_vm_set = {
 	.name = "vm.set", .handler = m_set, .params = set_params,
-	.states = VM_S_ANY,
+	.states = VM_S_ANY & ~VM_S(VM_CREATING),
 	.doc = "Change autostart and the power-off/reboot policies (saved)",
 };
 

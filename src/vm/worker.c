@@ -200,8 +200,10 @@ static void start_grace(struct worker *w, int kind, json_t *params)
 
 	w->grace = kind;
 	w->grace_timeout = t ? (double)json_integer_value(t) : WORKER_GRACE_DEFAULT_S;
-	if (w->paused && vm_start(&w->vm) == 0)
+	if (w->paused && vm_start(&w->vm) == 0) {
 		w->paused = false;	/* a paused guest cannot press anything */
+		worker_emit(w, "resumed", NULL);
+	}
 	press_power_key(w);
 	ev_timer_stop(w->loop, &w->grace_timer);
 	ev_timer_set(&w->grace_timer, w->grace_timeout, 0.);
