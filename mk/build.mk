@@ -131,6 +131,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/armvmctl
 	for m in man/*.[178]; do \
 		s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 0644 systemd/armvmd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/armvmd.conf
 	for u in systemd/*.service systemd/*.socket; do \
 		[ -f "$$u" ] || continue; \
 		sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
