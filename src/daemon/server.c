@@ -62,12 +62,18 @@ static void client_ref(void *conn)
 	((struct client *)conn)->refs++;
 }
 
+static void client_flush(struct client *c);
+
 static void client_unref(void *conn)
 {
 	struct client *c = conn;
 
-	if (--c->refs == 0 && c->dead)
+	if (--c->refs)
+		return;
+	if (c->dead)
 		free(c);
+	else if (c->closing && !c->in_process)
+		client_flush(c);	/* the last answer is out: now it may go */
 }
 
 static int buf_reserve(char **buf, size_t *cap, size_t need)
@@ -107,7 +113,8 @@ static void client_flush(struct client *c)
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
 		ev_io_stop(c->srv->loop, &c->write_watcher);
-		if (c->closing) {
+		/* a client that stopped sending still gets its deferred answers */
+		if (c->closing && !c->refs) {
 			client_free(c);
 			return;
 		}

@@ -324,9 +324,49 @@ static void test_deferred_after_client_left(void **state)
 	close(sv[1]);
 	for (int i = 0; i < 50; i++)
 		ev_run(loop, EVRUN_NOWAIT);
-	assert_int_equal(srv.nclients, 0);
-	/* the answer has nowhere to go: dropped, and nothing is touched */
+	/* still waiting for its answer: EOF may be a half-close */
+	assert_int_equal(srv.nclients, 1);
+	/* the answer has nowhere to go: dropped, and the client with it */
 	rpc_deferred_reply(parked, json_true());
+	for (int i = 0; i < 50; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	assert_int_equal(srv.nclients, 0);
+	server_close(&srv);
+	ev_loop_destroy(loop);
+}
+
+/* socat and friends: send, shut down writing, read the (late) answer */
+static void test_deferred_after_half_close(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct server srv = { .loop = loop, .table = &test_table, .listen_fd = -1 };
+	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"test.later\"}\n";
+	char buf[256];
+	ssize_t n;
+	int sv[2];
+
+	parked = NULL;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(server_add_client(&srv, sv[0]), 0);
+	assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+	shutdown(sv[1], SHUT_WR);
+	for (int i = 0; i < 100 && !parked; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_non_null(parked);
+	assert_int_equal(srv.nclients, 1);
+	rpc_deferred_reply(parked, json_string("late"));
+	for (int i = 0; i < 50; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	n = recv(sv[1], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\"late\""));
+	/* answered and done: the server closed its side */
+	assert_int_equal(srv.nclients, 0);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 0);
+	close(sv[1]);
 	server_close(&srv);
 	ev_loop_destroy(loop);
 }
@@ -434,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_real_table),
 		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_deferred_after_client_left),
+		cmocka_unit_test(test_deferred_after_half_close),
 		cmocka_unit_test(test_server_lines),
 	};
 
