@@ -268,7 +268,7 @@ static void worker_ready(struct vm_entry *e)
 		return;
 	}
 	json_t *params = registry_start_params(e);
-	r = registry_worker_call(e, "worker.start", params, &res, 5000);
+	r = registry_worker_call(e, "worker.start", params, &res, 15000);
 	json_decref(params);
 	json_decref(res);
 	if (r == ARMVM_OK) {

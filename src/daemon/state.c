@@ -211,7 +211,7 @@ static void adopt(struct daemon *d, const char *name, const char *dir)
 		registry_replan(e);
 		fresh = true;
 	}
-	r = registry_worker_call(e, "worker.info", NULL, &info, 3000);
+	r = registry_worker_call(e, "worker.info", NULL, &info, 10000);
 	if (r != ARMVM_OK) {
 		if (fresh)
 			registry_remove(e);

@@ -14,7 +14,8 @@
 #include "rpc/methods.h"
 #include "util/jsonutil.h"
 
-#define WORKER_TIMEOUT_MS 3000
+/* workers answer at once; a loaded host may still take its time */
+#define WORKER_TIMEOUT_MS 15000
 
 static const struct rpc_param create_params[] = {
 	{ "name", RPC_T_STRING, false, "VM name ([A-Za-z0-9_.-], generated when absent)" },

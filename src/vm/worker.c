@@ -36,6 +36,7 @@ struct worker {
 	enum { GRACE_NONE, GRACE_STOP, GRACE_REBOOT } grace;
 	double grace_timeout;
 	ev_timer grace_timer, key_timer;
+	ev_timer reset_timer;		/* a forced reset, after the answer */
 	char on_poweroff[16], on_reboot[16];	/* stop, restart, destroy */
 	void *subscribers[WORKER_MAX_SUBSCRIBERS];
 };
@@ -72,6 +73,13 @@ static void worker_client_closed(struct server *srv, void *conn)
 	for (int i = 0; i < WORKER_MAX_SUBSCRIBERS; i++)
 		if (w->subscribers[i] == conn)
 			w->subscribers[i] = NULL;
+}
+
+static void reset_in_place(struct worker *w, const char *why);
+
+static void reset_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	reset_in_place(t->data, "forced reset");
 }
 
 static void key_release_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -236,8 +244,11 @@ static int m_reboot(struct rpc_call *call, json_t *params, json_t **result)
 		return rpc_fail(call, ARMVM_E_STATE, json_pack("{s:s}", "state", "created"),
 				"the VM has not been started");
 	if (json_is_true(json_object_get(params, "force"))) {
-		reset_in_place(w, "forced reset");
-		*result = json_pack("{s:s}", "state", "running");
+		/* reloading the payload takes a while: answer first */
+		ev_timer_stop(w->loop, &w->reset_timer);
+		ev_timer_set(&w->reset_timer, 0., 0.);
+		ev_timer_start(w->loop, &w->reset_timer);
+		*result = json_pack("{s:s}", "state", "rebooting");
 		return 0;
 	}
 	start_grace(w, GRACE_REBOOT, params);
@@ -554,6 +565,8 @@ int worker_main(const char *dir, int status_fd)
 	w.grace_timer.data = &w;
 	ev_init(&w.key_timer, key_release_cb);
 	w.key_timer.data = &w;
+	ev_init(&w.reset_timer, reset_timer_cb);
+	w.reset_timer.data = &w;
 	w.control.on_close = worker_client_closed;
 
 	snprintf(path, sizeof(path), "%s/control.sock", dir);
