@@ -9,10 +9,15 @@ HOSTBUILD=${HOSTBUILD:-$TOP/build/host}
 QEMU=${QEMU:-qemu-system-aarch64}
 
 # The host configurations of `make check`:
-#   LABEL  CPU  GIC  KERNEL  APPEND(comma-separated, - for none)
-# Order matters: check starts them in this order, longest first.
+#   LABEL  CPU  GIC  KERNEL  APPEND(comma-separated, - for none)  [INIT]
+# INIT "systemd": systemd as PID 1 (run-host --systemd, lib/x86/sysd.bash);
+# otherwise the busybox init.
+# Order matters: check starts them in this order, longest first.  max61b
+# is max61 again: a second host that takes half of its long cases.
 HOST_TABLE="
 max61       max         3 6.1  -
+max61b      max         3 6.1  -
+sysd        max         3 6.1  -                       systemd
 max612      max         3 6.12 -
 a53         cortex-a53  3 6.1  -
 a57         cortex-a57  3 6.1  -
@@ -26,13 +31,14 @@ die() {
 	exit 2
 }
 
-# host_config LABEL: sets HC_CPU HC_GIC HC_KERNEL HC_APPEND; status 1 if unknown
+# host_config LABEL: sets HC_CPU HC_GIC HC_KERNEL HC_APPEND HC_INIT (busybox
+# or systemd); status 1 if unknown
 host_config() {
-	local l c g k a
-	while read -r l c g k a; do
+	local l c g k a i
+	while read -r l c g k a i; do
 		[ -n "$l" ] || continue
 		if [ "$l" = "$1" ]; then
-			HC_CPU=$c HC_GIC=$g HC_KERNEL=$k HC_APPEND=${a//,/ }
+			HC_CPU=$c HC_GIC=$g HC_KERNEL=$k HC_APPEND=${a//,/ } HC_INIT=${i:-busybox}
 			[ "$HC_APPEND" = - ] && HC_APPEND=
 			return 0
 		fi
@@ -44,20 +50,22 @@ host_labels() {
 	awk 'NF { print $1 }' <<<"$HOST_TABLE"
 }
 
-# host_label_for CPU GIC KERNEL APPEND: the table's label for this
+# host_label_for CPU GIC KERNEL APPEND [INIT]: the table's label for this
 # configuration, or a made-up one
 host_label_for() {
-	local l c g k a
-	while read -r l c g k a; do
+	local l c g k a i
+	while read -r l c g k a i; do
 		[ -n "$l" ] || continue
 		[ "$a" = - ] && a=
-		if [ "$c" = "$1" ] && [ "$g" = "$2" ] && [ "$k" = "$3" ] && [ "${a//,/ }" = "$4" ]; then
+		if [ "$c" = "$1" ] && [ "$g" = "$2" ] && [ "$k" = "$3" ] && [ "${a//,/ }" = "$4" ] &&
+			[ "${i:-busybox}" = "${5:-busybox}" ]; then
 			echo "$l"
 			return
 		fi
 	done <<<"$HOST_TABLE"
 	local s="${1%%,*}-gic$2-$3"
 	[ -n "$4" ] && s="$s-$(tr -c 'A-Za-z0-9.=\n-' '_' <<<"$4" | tr '=' '-')"
+	[ "${5:-busybox}" = systemd ] && s="$s-systemd"
 	echo "${s//cortex-/}"
 }
 
@@ -113,11 +121,13 @@ case_header() {
 	head -n 15 "$1" | sed -n "s/^#[[:space:]]*$2:[[:space:]]*//p" | head -n 1
 }
 
-# case_runs_on FILE LABEL
+# case_runs_on FILE LABEL ("all" is every busybox host: the systemd host
+# runs only the cases that name it)
 case_runs_on() {
-	local h
+	local h all=all
+	[ "$(awk -v l="$2" '$1 == l { print $6 }' <<<"$HOST_TABLE")" = systemd ] && all=
 	for h in $(case_header "$1" hosts); do
-		[ "$h" = all ] || [ "$h" = "$2" ] && return 0
+		[ "$h" = "$all" ] || [ "$h" = "$2" ] && return 0
 	done
 	return 1
 }
@@ -280,6 +290,82 @@ guest_part() {
 	rm -rf "$stage"
 	mv -f "$tmp" "$out"
 	ls -1t "$HOSTBUILD"/initramfs/guests-*.cpio.gz 2>/dev/null | tail -n +7 | xargs -r rm -f
+	echo "$out"
+}
+
+# case_guest_extras FILE: the extra guest payloads a case needs, one word
+# each, from its "# needs:" header and the helpers it calls:
+#   guests-armhf      ("# needs: guests-armhf", need_guest32): the armhf
+#                     zImage and busybox initramfs (guest_extra_part)
+#   guest-kernel-VER  ("# needs: guest-kernel-6.12"): that arm64 kernel too
+case_guest_extras() {
+	local w
+	for w in $(case_header "$1" needs); do
+		case $w in
+		guests-armhf | guest-kernel-*) echo "$w" ;;
+		esac
+	done
+	grep -q '^[[:space:]]*need_guest32\b' "$1" && echo guests-armhf
+	return 0
+}
+
+# guest_extra_part WORD HOSTKVER: print the path of the cached initramfs
+# part for one word of case_guest_extras, in /usr/lib/armvmd-guests/:
+#   guests-armhf:     zImage (Debian's armmp-lpae kernel) and
+#                     linux-armhf.cpio.gz (tests/guests/mkinitrd, armhf busybox)
+#   guest-kernel-VER: Image-VER; nothing (no output) when VER is the host's
+#                     own kernel, which guest_part carries as Image already
+guest_extra_part() {
+	local word=$1 kver=$2 key out stage tmp kernel files=() mods
+	mkdir -p "$HOSTBUILD/initramfs"
+	case $word in
+	guests-armhf)
+		local busybox=$CACHE/pkg/busybox-armhf/bin/busybox
+		kernel=$(readlink -f "$CACHE/kernels/linux-6.1-armmp-lpae" 2>/dev/null)
+		[ -f "$kernel" ] && [ -x "$busybox" ] ||
+			die "no armhf guest (kernels/linux-6.1-armmp-lpae, pkg/busybox-armhf) in $CACHE: run 'make deps'"
+		files=("$busybox" "$TOP"/tests/guests/*)
+		;;
+	guest-kernel-*)
+		[ "${word#guest-kernel-}" = "$kver" ] && return 0
+		kernel=$(kernel_path "${word#guest-kernel-}") || die "no kernel ${word#guest-kernel-} in $CACHE/kernels"
+		;;
+	*) die "unknown guest payload '$word'" ;;
+	esac
+	key=$(
+		{
+			echo "armvmd-host-guest-extra v1 $word"
+			stat -L -c '%n %s %Y' "$kernel"
+			[ ${#files[@]} -eq 0 ] || sha256sum "${files[@]}"
+		} | sha256sum | cut -c1-16
+	)
+	out=$HOSTBUILD/initramfs/extra-$key.cpio.gz
+	if [ -s "$out" ]; then
+		echo "$out"
+		return 0
+	fi
+	stage=$(mktemp -d "$HOSTBUILD/initramfs/xstage.XXXXXX")
+	mkdir -p "$stage/usr/lib/armvmd-guests"
+	if [ "$word" = guests-armhf ]; then
+		cp "$kernel" "$stage/usr/lib/armvmd-guests/zImage"
+		# evdev for the power key (gpio_keys is built in there)
+		mods=$(dirname "$kernel")/../lib/modules/$(basename "$kernel" | sed 's/^vmlinuz-//')
+		GUEST_MODULES_DIR=$mods GUEST_MODULES=evdev \
+		"$TOP/tests/guests/mkinitrd" "$CACHE/pkg/busybox-armhf/bin/busybox" \
+			"$stage/usr/lib/armvmd-guests/linux-armhf.cpio.gz" ||
+			{ rm -rf "$stage"; die "tests/guests/mkinitrd (armhf) failed"; }
+	else
+		cp "$kernel" "$stage/usr/lib/armvmd-guests/Image-${word#guest-kernel-}"
+	fi
+	tmp=$out.tmp.$$
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0 | gzip -6 -n) >"$tmp" || {
+		rm -rf "$stage" "$tmp"
+		die "could not build the guest payload part $word"
+	}
+	rm -rf "$stage"
+	mv -f "$tmp" "$out"
+	ls -1t "$HOSTBUILD"/initramfs/extra-*.cpio.gz 2>/dev/null | tail -n +9 | xargs -r rm -f
 	echo "$out"
 }
 
