@@ -25,6 +25,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -50,7 +51,7 @@
 
 static struct {
 	const char *socket, *guest, *floor, *kernel, *initrd, *workdir;
-	const char *linux_cmdline, *only;
+	const char *linux_cmdline, *only, *armvmd;
 	int daemon_pid;
 	int runs, linux_runs, vms, rate_vms, rate_runs, rpc_calls, loops, exit_runs;
 	int linux_timeout;
@@ -577,12 +578,40 @@ static int write_variant(const char *dst, uint64_t loops, uint64_t after)
 	return 0;
 }
 
+/* fork, exec path with one argument, wait: how long, in ms (NaN: failed) */
+static double exec_ms(const char *path, const char *arg)
+{
+	int64_t t0 = mono_ns();
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return NAN;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execl(path, path, arg, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		return NAN;
+	return (double)(mono_ns() - t0) / 1e6;
+}
+
 /* ---- 1. start to first guest instruction ------------------------------ */
 
 static void fig_start(void)
 {
 	struct series a_total = { 0 }, a_start = { 0 }, a_cpu = { 0 }, a_vmm = { 0 };
 	struct series f_total = { 0 }, f_cpu = { 0 };
+	struct series a_create = { 0 }, a_startrtt = { 0 }, a_layout = { 0 };
+	struct series a_exec = { 0 }, f_exec = { 0 };
 	json_t *fig = figure("start", "1. start to first guest instruction (bare-metal guest)");
 
 	progress("figure 1: start to first instruction, %d runs each", opt.runs);
@@ -597,8 +626,11 @@ static void fig_start(void)
 		if (!r)
 			break;
 		json_decref(r);
+		series_add(&a_create, (double)(mono_ns() - t0) / 1e6);
+		int64_t t1 = mono_ns();
 		r = call("vm.start", json_pack("{s:s}", "name", name));
 		json_decref(r);
+		series_add(&a_startrtt, (double)(mono_ns() - t1) / 1e6);
 		bt = r ? wait_marks(name, 1, 30000, 2) : NULL;
 		if (bt) {
 			series_add(&a_total, (double)(jint(bt, "first_write_ns") - t0) / 1e6);
@@ -612,6 +644,26 @@ static void fig_start(void)
 		destroy_on(conn, name);
 		if (!bt)
 			break;
+	}
+	/* the parts of vm.create: the plan alone, and starting the binary */
+	for (int i = 0; i < opt.runs; i++) {
+		char name[64];
+		int64_t t0 = mono_ns();
+		json_t *r;
+
+		next_name(name, sizeof(name), "layout");
+		r = call("vm.layout", create_params(name, img_hold, "16M", false));
+		if (!r)
+			break;
+		json_decref(r);
+		series_add(&a_layout, (double)(mono_ns() - t0) / 1e6);
+		double a = exec_ms(opt.armvmd, "--version");
+		double f = exec_ms(opt.floor, "--help");
+
+		if (!isnan(a))
+			series_add(&a_exec, a);
+		if (!isnan(f))
+			series_add(&f_exec, f);
 	}
 	for (int i = 0; i < opt.runs; i++) {
 		int64_t t0 = 0;
@@ -631,12 +683,21 @@ static void fig_start(void)
 			 "ms", &a_total, &f_total, false));
 	fig_row(fig, row("VMM CPU time up to the write (armvmd: the worker's, since its exec)",
 			 "ms", &a_cpu, &f_cpu, false));
-	fig_row(fig, row("armvmd: vm.start arrival -> write", "ms", &a_start, NULL, false));
-	fig_row(fig, row("armvmd: vCPU 0 enters KVM_RUN -> write", "ms", &a_vmm, NULL, false));
+	/* where armvmd's time goes */
+	fig_row(fig, row("  vm.create round trip (worker set up, not started)", "ms",
+			 &a_create, NULL, false));
+	fig_row(fig, row("    vm.layout round trip (the plan alone)", "ms", &a_layout, NULL, false));
+	fig_row(fig, row("    fork+exec+exit of the binary (armvmd --version; floor: kvm-floor)",
+			 "ms", &a_exec, &f_exec, false));
+	fig_row(fig, row("  vm.start round trip", "ms", &a_startrtt, NULL, false));
+	fig_row(fig, row("  vm.start arrival -> write", "ms", &a_start, NULL, false));
+	fig_row(fig, row("    vCPU 0 enters KVM_RUN -> write", "ms", &a_vmm, NULL, false));
 	json_object_set_new(samples, "start_armvmd_ms", samples_json(&a_total));
 	json_object_set_new(samples, "start_floor_ms", samples_json(&f_total));
 	series_free(&a_total), series_free(&a_start), series_free(&a_cpu);
 	series_free(&a_vmm), series_free(&f_total), series_free(&f_cpu);
+	series_free(&a_create), series_free(&a_startrtt), series_free(&a_layout);
+	series_free(&a_exec), series_free(&f_exec);
 }
 
 /* ---- 2. Linux boot to init ------------------------------------------- */
@@ -644,6 +705,7 @@ static void fig_start(void)
 static void fig_linux(void)
 {
 	struct series total = { 0 }, vmm = { 0 }, share = { 0 }, from_create = { 0 };
+	struct series plan = { 0 };
 	json_t *fig = figure("linux", "2. Linux boot to init (Debian kernel, busybox initramfs)");
 
 	if (!opt.kernel || access(opt.kernel, R_OK) || !opt.initrd || access(opt.initrd, R_OK)) {
@@ -680,12 +742,30 @@ static void fig_linux(void)
 			break;
 	}
 	fig_row(fig, row("vm.create -> init's boot-timer write", "ms", &total, NULL, false));
-	fig_row(fig, row("VMM's share: vm.create -> vCPU 0 enters KVM_RUN", "ms", &vmm, NULL, false));
-	fig_row(fig, row("VMM's share of the boot", "%", &share, NULL, false));
+	fig_row(fig, row("  VMM's share: vm.create -> vCPU 0 enters KVM_RUN", "ms", &vmm, NULL, false));
+	fig_row(fig, row("  VMM's share of the boot", "%", &share, NULL, false));
+	/* part of the VMM's share: vm.layout reads and checks the same files */
+	for (int i = 0; i < 3 && total.n; i++) {
+		char name[64];
+		int64_t t0 = mono_ns();
+		json_t *r;
+
+		next_name(name, sizeof(name), "linuxplan");
+		r = call("vm.layout", json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "name", name,
+				"kernel", opt.kernel, "initrd", opt.initrd, "memory", "256M",
+				"cmdline", opt.linux_cmdline, "vcpus", 1));
+		if (!r)
+			break;
+		json_decref(r);
+		series_add(&plan, (double)(mono_ns() - t0) / 1e6);
+	}
+	fig_row(fig, row("  of which vm.layout of the same files (the plan alone)", "ms",
+			 &plan, NULL, false));
 	fig_note(fig, "cmdline", json_string(opt.linux_cmdline));
 	json_object_set_new(samples, "linux_init_ms", samples_json(&total));
 	json_object_set_new(samples, "linux_vmm_ms", samples_json(&vmm));
 	series_free(&total), series_free(&vmm), series_free(&share), series_free(&from_create);
+	series_free(&plan);
 }
 
 /* ---- 3. memory overhead per VM --------------------------------------- */
@@ -1021,32 +1101,39 @@ static pid_t echo_server(const char *path, const char *reply, size_t rlen)
 	return pid;
 }
 
-static void fig_rpc(void)
+/* pin a process (its main thread) to one CPU; the old mask in *old */
+static int pin(int pid, int cpu, cpu_set_t *old)
 {
-	struct series lib = { 0 }, raw = { 0 }, echo = { 0 }, stopped = { 0 };
-	json_t *fig = figure("rpc", "5. RPC round trip: vm.info");
-	char name[64], sname[64], req[256], sreq[256], epath[PATH_MAX];
-	static char reply[65536];
+	cpu_set_t set;
+
+	if (old && sched_getaffinity(pid, sizeof(*old), old) < 0)
+		return -1;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(pid, sizeof(set), &set);
+}
+
+struct rpc_pass {
+	struct series lib, raw, stopped, echo;
+};
+
+/*
+ * One pass of figure 5: vm.info of the running VM `name` through libarmvm,
+ * then the same request bytes on a raw socket, vm.info of the stopped VM
+ * `sname` (no worker to ask), and an echo server that answers each line
+ * with the bytes of the real answer.  0, or -1 when something failed.
+ */
+static int rpc_pass(struct rpc_pass *p, const char *name, const char *sname,
+		    json_int_t *reply_bytes)
+{
+	char req[256], sreq[256], epath[PATH_MAX];
+	static char reply[65536], buf[65536];
 	ssize_t rlen = -1;
 	size_t reqlen, sreqlen;
-	int fd = -1, efd = -1;
+	int fd = -1, efd = -1, rc = -1;
 	pid_t epid = -1;
-	json_t *r, *bt;
+	json_t *r;
 
-	progress("figure 5: vm.info round trips, %d each", opt.rpc_calls);
-	next_name(name, sizeof(name), "rpc");
-	r = call("vm.create", create_params(name, img_hold, "16M", true));
-	json_decref(r);
-	bt = r ? wait_marks(name, 1, 30000, 5) : NULL;
-	json_decref(bt);
-	next_name(sname, sizeof(sname), "rpcstop");
-	r = call("vm.create", create_params(sname, img_hold, "16M", false));
-	json_decref(r);
-	json_decref(r ? call("vm.stop", json_pack("{s:s}", "name", sname)) : NULL);
-	if (!bt)
-		goto out;
-
-	/* through libarmvm (the headline figure) */
 	for (int i = 0; i < opt.rpc_calls + 20; i++) {
 		int64_t t0 = mono_ns();
 
@@ -1054,10 +1141,9 @@ static void fig_rpc(void)
 		if (!r)
 			goto out;
 		if (i >= 20)
-			series_add(&lib, (double)(mono_ns() - t0) / 1e3);
+			series_add(&p->lib, (double)(mono_ns() - t0) / 1e3);
 		json_decref(r);
 	}
-	/* the same request bytes on a raw socket: daemon, then echo */
 	reqlen = (size_t)snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,"
 				  "\"method\":\"vm.info\",\"params\":{\"name\":\"%s\"}}\n", name);
 	sreqlen = (size_t)snprintf(sreq, sizeof(sreq), "{\"jsonrpc\":\"2.0\",\"id\":1,"
@@ -1074,17 +1160,17 @@ static void fig_rpc(void)
 		if (rlen < 0)
 			goto out;
 		if (i >= 20)
-			series_add(&raw, (double)(mono_ns() - t0) / 1e3);
+			series_add(&p->raw, (double)(mono_ns() - t0) / 1e3);
 	}
 	for (int i = 0; i < opt.rpc_calls + 20; i++) {
-		static char sreply[65536];
 		int64_t t0 = mono_ns();
 
-		if (raw_rtt(fd, sreq, sreqlen, sreply, sizeof(sreply)) < 0)
+		if (raw_rtt(fd, sreq, sreqlen, buf, sizeof(buf)) < 0)
 			goto out;
 		if (i >= 20)
-			series_add(&stopped, (double)(mono_ns() - t0) / 1e3);
+			series_add(&p->stopped, (double)(mono_ns() - t0) / 1e3);
 	}
+	*reply_bytes = rlen;
 	snprintf(epath, sizeof(epath), "%s/echo.sock", opt.workdir);
 	epid = echo_server(epath, reply, (size_t)rlen);
 	efd = epid > 0 ? unix_connect(epath) : -1;
@@ -1093,22 +1179,15 @@ static void fig_rpc(void)
 		goto out;
 	}
 	for (int i = 0; i < opt.rpc_calls + 20; i++) {
-		static char ebuf[65536];
 		int64_t t0 = mono_ns();
 
-		if (raw_rtt(efd, req, reqlen, ebuf, sizeof(ebuf)) != rlen)
+		if (raw_rtt(efd, req, reqlen, buf, sizeof(buf)) != rlen)
 			goto out;
 		if (i >= 20)
-			series_add(&echo, (double)(mono_ns() - t0) / 1e3);
+			series_add(&p->echo, (double)(mono_ns() - t0) / 1e3);
 	}
+	rc = 0;
 out:
-	fig_row(fig, row("vm.info of a running VM via libarmvm (floor: echo of the same bytes)",
-			 "us", &lib, &echo, false));
-	fig_row(fig, row("vm.info of a running VM, raw socket", "us", &raw, &echo, false));
-	fig_row(fig, row("vm.info of a created VM (its worker not asked), raw socket",
-			 "us", &stopped, &echo, false));
-	fig_note(fig, "request_bytes", json_integer((json_int_t)strlen(req)));
-	fig_note(fig, "reply_bytes", json_integer(rlen));
 	if (fd >= 0)
 		close(fd);
 	if (efd >= 0)
@@ -1118,9 +1197,59 @@ out:
 		waitpid(epid, NULL, 0);
 		unlink(epath);
 	}
+	return rc;
+}
+
+static void fig_rpc(void)
+{
+	struct rpc_pass free_ = { 0 }, one = { 0 };
+	json_t *fig = figure("rpc", "5. RPC round trip: vm.info");
+	char name[64], sname[64];
+	json_int_t reply_bytes = 0;
+	cpu_set_t self_mask, daemon_mask, worker_mask;
+	int worker = 0;
+	json_t *r, *bt;
+
+	progress("figure 5: vm.info round trips, %d each, on any CPU and on one", opt.rpc_calls);
+	next_name(name, sizeof(name), "rpc");
+	r = call("vm.create", create_params(name, img_hold, "16M", true));
+	worker = (int)jint(r, "pid");
+	json_decref(r);
+	bt = r ? wait_marks(name, 1, 30000, 5) : NULL;
+	json_decref(bt);
+	next_name(sname, sizeof(sname), "rpcstop");
+	r = call("vm.create", create_params(sname, img_hold, "16M", false));
+	json_decref(r);
+	json_decref(r ? call("vm.stop", json_pack("{s:s}", "name", sname)) : NULL);
+
+	/* as the scheduler places them, then client, echo server, daemon and
+	 * worker all on CPU 0 (no wake-up of another, idle CPU in the path) */
+	if (bt && rpc_pass(&free_, name, sname, &reply_bytes) == 0 && opt.daemon_pid > 0 &&
+	    worker > 0 && pin(0, 0, &self_mask) == 0) {
+		if (pin(opt.daemon_pid, 0, &daemon_mask) == 0 && pin(worker, 0, &worker_mask) == 0)
+			rpc_pass(&one, name, sname, &reply_bytes);
+		else
+			error("cannot pin armvmd's processes: %s", strerror(errno));
+		sched_setaffinity(worker, sizeof(worker_mask), &worker_mask);
+		sched_setaffinity(opt.daemon_pid, sizeof(daemon_mask), &daemon_mask);
+		sched_setaffinity(0, sizeof(self_mask), &self_mask);
+	}
+	fig_row(fig, row("vm.info of a running VM via libarmvm (floor: echo of the same bytes)",
+			 "us", &free_.lib, &free_.echo, false));
+	fig_row(fig, row("  raw socket", "us", &free_.raw, &free_.echo, false));
+	fig_row(fig, row("  a stopped VM (no worker to ask), raw socket", "us",
+			 &free_.stopped, &free_.echo, false));
+	fig_row(fig, row("all on one CPU: vm.info of a running VM via libarmvm", "us",
+			 &one.lib, &one.echo, false));
+	fig_row(fig, row("  one CPU: raw socket", "us", &one.raw, &one.echo, false));
+	fig_row(fig, row("  one CPU: a stopped VM, raw socket", "us",
+			 &one.stopped, &one.echo, false));
+	fig_note(fig, "reply_bytes", json_integer(reply_bytes));
 	destroy_on(conn, name);
 	destroy_on(conn, sname);
-	series_free(&lib), series_free(&raw), series_free(&echo), series_free(&stopped);
+	series_free(&free_.lib), series_free(&free_.raw), series_free(&free_.stopped);
+	series_free(&free_.echo), series_free(&one.lib), series_free(&one.raw);
+	series_free(&one.stopped), series_free(&one.echo);
 }
 
 /* ---- 6. MMIO exit round trip ----------------------------------------- */
@@ -1206,13 +1335,14 @@ static void usage(FILE *f)
 "  --daemon-pid PID  armvmd's pid (default: found in /proc)\n"
 "  --guest IMG       bare-metal guest (/usr/lib/armvmd-guests/boottimer.img)\n"
 "  --floor PATH      kvm-floor (default: beside this program)\n"
+"  --armvmd PATH     armvmd's binary, to time its exec (/usr/bin/armvmd)\n"
 "  --kernel IMG --initrd CPIO  Linux guest (/usr/lib/armvmd-guests/{Image,linux.cpio.gz})\n"
 "  --cmdline TEXT    its command line (\"console=ttyS0 quiet\")\n"
 "  --workdir DIR     scratch files ($TMPDIR or /tmp)\n"
-"  --runs N          figure 1 runs (20)       --linux-runs N  figure 2 boots (5)\n"
+"  --runs N          figure 1 runs (30)       --linux-runs N  figure 2 boots (10)\n"
 "  --vms N           figure 3 VMs (20)        --rate-vms N    figure 4 VMs per run (10)\n"
 "  --rate-runs N     figure 4 runs (3)        --rpc N         figure 5 calls (500)\n"
-"  --loops N         figure 6 reads (2000)    --exit-runs N   figure 6 runs (5)\n"
+"  --loops N         figure 6 reads (2000)    --exit-runs N   figure 6 runs (10)\n"
 "  --linux-timeout S one Linux boot's limit (300)\n"
 "  --only LIST       figures: start,linux,memory,rate,rpc,exit\n"
 "  --quick           tiny counts: proves the benchmark works (make check)\n");
@@ -1228,12 +1358,13 @@ int main(int argc, char **argv)
 
 	opt.socket = armvm_default_socket();
 	opt.guest = "/usr/lib/armvmd-guests/boottimer.img";
+	opt.armvmd = "/usr/bin/armvmd";
 	opt.kernel = "/usr/lib/armvmd-guests/Image";
 	opt.initrd = "/usr/lib/armvmd-guests/linux.cpio.gz";
 	opt.linux_cmdline = "console=ttyS0 quiet";
 	opt.workdir = tmp && *tmp ? tmp : "/tmp";
-	opt.runs = 20, opt.linux_runs = 5, opt.vms = 20, opt.rate_vms = 10;
-	opt.rate_runs = 3, opt.rpc_calls = 500, opt.loops = 2000, opt.exit_runs = 5;
+	opt.runs = 30, opt.linux_runs = 10, opt.vms = 20, opt.rate_vms = 10;
+	opt.rate_runs = 3, opt.rpc_calls = 500, opt.loops = 2000, opt.exit_runs = 10;
 	opt.linux_timeout = 300;
 
 	for (int i = 1; i < argc; i++) {
@@ -1251,6 +1382,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--socket")) sp = &opt.socket;
 		else if (!strcmp(a, "--guest")) sp = &opt.guest;
 		else if (!strcmp(a, "--floor")) sp = &opt.floor;
+		else if (!strcmp(a, "--armvmd")) sp = &opt.armvmd;
 		else if (!strcmp(a, "--kernel")) sp = &opt.kernel;
 		else if (!strcmp(a, "--initrd")) sp = &opt.initrd;
 		else if (!strcmp(a, "--cmdline")) sp = &opt.linux_cmdline;
