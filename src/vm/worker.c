@@ -140,9 +140,10 @@ static void apply_policy(struct worker *w, const char *policy, const char *what)
 	} else if (!strcmp(policy, "destroy")) {
 		snprintf(why, sizeof(why), "%s; policy destroy", what);
 		worker_exit_soon(w, WORKER_EXIT_DESTROY, why);
+	} else if (strstr(what, "reset")) {
+		worker_exit_soon(w, WORKER_EXIT_REBOOT_STOP, "guest reset; on_reboot=stop");
 	} else {
-		worker_exit_soon(w, strstr(what, "reset") ? WORKER_EXIT_REBOOT_STOP
-				 : WORKER_EXIT_POWEROFF, what);
+		worker_exit_soon(w, WORKER_EXIT_POWEROFF, "guest powered off");
 	}
 }
 
