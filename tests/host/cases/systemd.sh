@@ -49,7 +49,7 @@ assert_adopted() {
 	jctl_ok "$CASE_TMP/info.json" info g1
 	assert_json state running "$CASE_TMP/info.json"
 	assert_eq "$(json_get pid "$CASE_TMP/info.json")" "$WPID" "$1: worker pid of g1"
-	note "$1: g1 $(json_get state "$CASE_TMP/info.json") ($(json_get reason "$CASE_TMP/info.json"))"
+	assert_contains "$(json_get reason "$CASE_TMP/info.json")" "re-adopted" "$1: reason"
 }
 
 say "systemctl start armvmd.socket: systemd listens, no daemon runs yet"
