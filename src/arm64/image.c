@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -457,6 +458,44 @@ out:
 	return r;
 }
 
+/*
+ * Header check without reading the file: map it and let the parser touch
+ * the pages it needs (a plain Image's header and PE table).  -EAGAIN for a
+ * gzip file, which has to be inflated after all.
+ */
+static int image_check_mapped(const char *path, bool aarch32,
+			      struct image_info *info, char *msg, size_t msglen)
+{
+	char why[224];
+	struct stat st;
+	void *map;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    (uint64_t)st.st_size > IMAGE_MAX_SIZE) {
+		if (fd >= 0)
+			close(fd);
+		return -EAGAIN;	/* let the reading path say what is wrong */
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -EAGAIN;
+	if (image_is_gzip(map, (size_t)st.st_size)) {
+		munmap(map, (size_t)st.st_size);
+		return -EAGAIN;
+	}
+	if (aarch32)
+		r = image_parse_zimage(map, (size_t)st.st_size, info, why, sizeof(why));
+	else
+		r = image_parse_arm64(map, (size_t)st.st_size, info, why, sizeof(why));
+	munmap(map, (size_t)st.st_size);
+	if (r)
+		setmsg(msg, msglen, "%s: %s", path, why);
+	return r;
+}
+
 int image_load_kernel(const char *path, bool aarch32, struct image_info *info,
 		      void **data, char *msg, size_t msglen)
 {
@@ -468,6 +507,8 @@ int image_load_kernel(const char *path, bool aarch32, struct image_info *info,
 
 	if (data)
 		*data = NULL;
+	else if ((r = image_check_mapped(path, aarch32, info, msg, msglen)) != -EAGAIN)
+		return r;	/* a plain image: its header pages were enough */
 	r = image_read_file(path, IMAGE_MAX_SIZE, &file, &flen, msg, msglen);
 	if (r)
 		return r;

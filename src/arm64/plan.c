@@ -165,7 +165,7 @@ int plan_build(json_t *spec, const struct plan_host *host,
 
 		/* out-of-range requests reach layout_choose_ipa, which says
 		 * why with the structured error */
-		plan->cfg.ipa_bits = bits < 1 ? 1 : bits > 64 ? 64 : (int)bits;
+		plan->cfg.ipa_bits = bits < 1 ? 1 : bits > 1000 ? 1000 : (int)bits;
 	}
 
 	if (resolve_gic(json_string_value(json_object_get(spec, "gic")), host,

@@ -134,8 +134,11 @@ void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 {
 	enum vm_state prev = e->state;
 
-	if (prev == s && !strcmp(e->reason, reason))
+	if (prev == s) {
+		/* same state, new detail (a new worker setting up): no event */
+		snprintf(e->reason, sizeof(e->reason), "%s", reason);
 		return;
+	}
 	log_info("VM %s: %s -> %s (%s)", e->name, state_names[prev],
 		 state_names[s], reason);
 	e->state = s;

@@ -63,8 +63,13 @@ void log_msg(enum log_level level, const char *file, int line,
 	if (n < 0)
 		return;
 	/* one write per line so lines from several threads do not interleave */
-	dprintf(STDERR_FILENO, "%s%s[%d] %s: %s (%s:%d)\n",
-		getenv("JOURNAL_STREAM") ? level_prio[level] : "",
-		log_prefix, (int)getpid(), level_names[level], buf,
-		base ? base + 1 : file, line);
+	/* journald adds the program and pid itself, and reads the level
+	 * from the sd-daemon(3) prefix */
+	if (getenv("JOURNAL_STREAM"))
+		dprintf(STDERR_FILENO, "%s%s: %s (%s:%d)\n", level_prio[level],
+			level_names[level], buf, base ? base + 1 : file, line);
+	else
+		dprintf(STDERR_FILENO, "%s[%d] %s: %s (%s:%d)\n", log_prefix,
+			(int)getpid(), level_names[level], buf,
+			base ? base + 1 : file, line);
 }
