@@ -86,6 +86,9 @@ struct virtio_dev {
 	void *irq_opaque;
 
 	bool broken;			/* NEEDS_RESET set: queues are left alone */
+	/* told (any thread) when the device breaks; may be NULL */
+	void (*on_fail)(void *opaque);
+	void *fail_opaque;
 	char error[192];		/* the last reason it broke (kept after reset) */
 	uint64_t errors;		/* times it broke */
 	uint64_t kicks, interrupts, mmio_kicks, resets;

@@ -90,6 +90,8 @@ void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 	log_warn("virtio %s (slot %u): %s: device needs a reset", d->name,
 		 d->slot, d->error);
 	virtio_irq(d, VIRTIO_MMIO_INT_CONFIG);
+	if (d->on_fail)
+		d->on_fail(d->fail_opaque);
 }
 
 int virtio_pop(struct virtio_dev *d, unsigned q, struct virtq_chain *c)

@@ -104,6 +104,8 @@ int vm_virtio_setup(struct vm *vm, const char *console_log, char *msg, size_t ms
 		d->spi = LAYOUT_IRQ_VIRTIO + i;
 		d->irq_pulse = irq_pulse;
 		d->irq_opaque = vm;
+		d->on_fail = vm_device_failed;
+		d->fail_opaque = vm;
 		vm->virtio[i] = d;
 		r = bus_register(&vm->bus, d->base, LAYOUT_VIRTIO_STRIDE,
 				 virtio_mmio_access, d, d->name);

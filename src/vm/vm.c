@@ -303,6 +303,29 @@ static void vm_event_cb(struct ev_loop *loop, ev_async *w, int revents)
 		vm->on_event(vm, ev, detail);
 }
 
+/* On the loop: tell about each device that broke since the last time. */
+static void vm_device_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct vm *vm = w->data;
+
+	for (unsigned i = 0; i < LAYOUT_VIRTIO_SLOTS; i++) {
+		struct virtio_dev *d = vm->virtio[i];
+
+		if (!d || d->errors == vm->device_errors_told[i])
+			continue;
+		vm->device_errors_told[i] = d->errors;
+		if (vm->on_device_error)
+			vm->on_device_error(vm, d);
+	}
+}
+
+void vm_device_failed(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	ev_async_send(vm->loop, &vm->device_async);
+}
+
 void vm_post_event(struct vm *vm, enum vm_event ev, const char *detail)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -341,6 +364,9 @@ int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
 	ev_async_init(&vm->event_async, vm_event_cb);
 	vm->event_async.data = vm;
 	ev_async_start(loop, &vm->event_async);
+	ev_async_init(&vm->device_async, vm_device_cb);
+	vm->device_async.data = vm;
+	ev_async_start(loop, &vm->device_async);
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
@@ -443,6 +469,7 @@ void vm_destroy(struct vm *vm)
 		vm_virtio_destroy(vm);
 		console_close(&vm->console);
 		ev_async_stop(vm->loop, &vm->event_async);
+		ev_async_stop(vm->loop, &vm->device_async);
 	}
 	for (unsigned i = 0; i < vm->nbanks; i++)
 		munmap(vm->banks[i].map, vm->banks[i].map_size);

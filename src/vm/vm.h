@@ -73,6 +73,10 @@ struct vm {
 
 	struct ev_loop *loop;
 	ev_async event_async;		/* vCPU thread -> loop */
+	ev_async device_async;		/* a device broke (any thread) -> loop */
+	uint64_t device_errors_told[LAYOUT_VIRTIO_SLOTS];
+	/* the worker's reaction to a broken device, on the loop */
+	void (*on_device_error)(struct vm *vm, struct virtio_dev *d);
 	pthread_mutex_t lock;
 	enum vm_event event;
 	char event_detail[160];
@@ -98,6 +102,9 @@ void vm_halt(struct vm *vm);
 /* PSCI SYSTEM_RESET: reload the payload and start again, in place. */
 int vm_reset(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/* Any thread: a device broke (virtio_dev.on_fail). */
+void vm_device_failed(void *opaque);
 
 /* From a vCPU thread: stop all vCPUs and tell the loop why. */
 void vm_post_event(struct vm *vm, enum vm_event ev, const char *detail);

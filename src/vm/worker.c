@@ -66,6 +66,18 @@ static void worker_emit(struct worker *w, const char *kind, json_t *fields)
 	json_decref(msg);
 }
 
+/* a virtio device marked itself broken: the supervisor makes it an event */
+static void worker_device_error(struct vm *vm, struct virtio_dev *d)
+{
+	struct worker *w = (struct worker *)vm;
+
+	pthread_mutex_lock(&d->lock);
+	worker_emit(w, "device", json_pack("{s:s, s:s, s:s, s:I}", "device", d->name,
+		    "status", "broken (NEEDS_RESET)", "error", d->error,
+		    "errors", (json_int_t)d->errors));
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void worker_client_closed(struct server *srv, void *conn)
 {
 	struct worker *w = srv->ctx;
@@ -561,6 +573,7 @@ int worker_main(const char *dir, int status_fd)
 		return WORKER_EXIT_SETUP;
 	}
 	w.vm.on_event = worker_on_event;
+	w.vm.on_device_error = worker_device_error;
 	ev_init(&w.exit_timer, exit_timer_cb);
 	ev_init(&w.grace_timer, grace_expired_cb);
 	w.grace_timer.data = &w;
