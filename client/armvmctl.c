@@ -1326,6 +1326,47 @@ static void info_live(json_t *live)
 	}
 }
 
+static json_int_t dev_int(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* virtio devices: one row each, "blk0 driver-ok /img (ro) ..." */
+static void info_devices(json_t *devs)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(devs, i, d) {
+		const char *type = str_or(jstr(d, "type"), "?");
+
+		row_start(i ? "" : "Devices");
+		printf("%s %s", str_or(jstr(d, "name"), "?"), str_or(jstr(d, "state"), "?"));
+		if (!strcmp(type, "blk"))
+			printf(" %s%s, %" JSON_INTEGER_FORMAT " requests, %"
+			       JSON_INTEGER_FORMAT " bytes read, %" JSON_INTEGER_FORMAT
+			       " written, %" JSON_INTEGER_FORMAT " I/O errors",
+			       str_or(jstr(d, "path"), "?"),
+			       json_is_true(json_object_get(d, "readonly")) ? " (ro)" : "",
+			       dev_int(d, "requests"), dev_int(d, "bytes_read"),
+			       dev_int(d, "bytes_written"), dev_int(d, "io_errors"));
+		else if (!strcmp(type, "net"))
+			printf(" TAP %s %s, rx %" JSON_INTEGER_FORMAT " packets %"
+			       JSON_INTEGER_FORMAT " bytes, tx %" JSON_INTEGER_FORMAT
+			       " packets %" JSON_INTEGER_FORMAT " bytes",
+			       str_or(jstr(d, "tap"), "?"), str_or(jstr(d, "mac"), "?"),
+			       dev_int(d, "rx_packets"), dev_int(d, "rx_bytes"),
+			       dev_int(d, "tx_packets"), dev_int(d, "tx_bytes"));
+		else if (!strcmp(type, "console"))
+			printf(" hvc0 %s", str_or(jstr(d, "socket"), "?"));
+		else if (!strcmp(type, "rng"))
+			printf(" %" JSON_INTEGER_FORMAT " bytes", dev_int(d, "bytes"));
+		if (jstr(d, "error"))
+			printf("; last error: %s", jstr(d, "error"));
+		putchar('\n');
+	}
+}
+
 static void info_worker(json_t *res, json_t *live)
 {
 	json_t *pid = json_object_get(res, "pid");
@@ -1397,6 +1438,7 @@ static void show_info(json_t *res)
 	info_worker(res, live);
 	info_memory(layout);
 	info_payload(layout);
+	info_devices(json_object_get(live, "devices"));
 }
 
 /* ---- the vm.* commands without a flow of their own ---- */

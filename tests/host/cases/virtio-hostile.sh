@@ -1,4 +1,4 @@
-# hosts: max61
+# hosts: max61 a57-gicv2
 # timeout: 180
 #
 # A hostile virtio driver (the bare-metal guest tests/guests/virtio-hostile.S)
@@ -7,6 +7,8 @@
 # range, rings outside RAM, a bad queue size.  Each must set NEEDS_RESET,
 # never take the worker down; a reset brings the device back (a GET_ID in
 # between works); vm.info reports the device broken, with the reason.
+# Also on a GICv2, nVHE host: kicks through ioeventfd, interrupts through
+# irqfd there too.
 
 need_armvmd
 img=/usr/lib/armvmd-guests/virtio-hostile.img
@@ -44,6 +46,11 @@ errors=$(json_get live.devices.0.errors "$j/info.json")
 note "ok: $errors malformed queues counted; last: $err"
 grep -q 'device needs a reset' "$ARMVMD_RUNTIME_DIR/vms/hostile/worker.log" ||
 	fail "the worker log does not say the device needs a reset"
+assert_json live.devices.0.ioeventfd true "$j/info.json"
+assert_json live.devices.0.irqfd true "$j/info.json"
+assert_json live.devices.0.mmio_kicks 0 "$j/info.json"
+run ctl --table info hostile
+assert_contains "$RUN_OUT" "blk0 broken" "armvmctl info's device row"
 
 jctl_ok "$j/stop.json" call vm.stop '{"name":"hostile","force":true}'
 wait_state hostile stopped 20
