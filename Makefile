@@ -6,6 +6,8 @@
 #   make check      build + unit tests + emulated arm64 KVM host tests
 #   make demo       boot the emulated arm64 host and show armvmd working
 #   make bench      benchmarks against the KVM floor (docs/PERFORMANCE.md)
+#   make matrix     every host x guest address-space combination, with a
+#                   report (docs/MATRIX.md; MATRIX_ARGS="-j 4 --quick")
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             verbose; WERROR=1 turns warnings into errors (CI)
 
@@ -21,7 +23,7 @@ SYSROOT := $(CACHE)/sysroot-arm64
 SUBMAKE = $(MAKE) --no-print-directory -f mk/build.mk V=$(V) WERROR=$(WERROR)
 
 .PHONY: all native aarch64 deps ensure-deps check unit hosttest demo install clean \
-	distclean
+	distclean matrix
 
 ifeq ($(MACHINE),aarch64)
 all: aarch64
@@ -48,6 +50,10 @@ unit: all
 
 hosttest: all
 	@tests/host/check
+
+# the address-space matrix: all hosts x guests, report in build/matrix/
+matrix: all
+	@tests/host/matrix $(MATRIX_ARGS)
 
 # the two commands of the README set everything up themselves
 ensure-deps:

@@ -26,11 +26,17 @@ int hostinfo_parange_bits(unsigned long long mmfr0)
 
 const char *hostinfo_mode_from_log(const char *log)
 {
-	/* the three lines arch/arm64/kvm/arm.c prints once KVM is up */
-	if (strstr(log, "Protected nVHE mode initialized successfully"))
+	/*
+	 * the three lines arch/arm64/kvm/arm.c prints once KVM is up;
+	 * protected mode says "Protected nVHE mode" or, since 6.7 on a VHE
+	 * CPU, "Protected hVHE mode"
+	 */
+	if (strstr(log, "Protected nVHE mode initialized successfully") ||
+	    strstr(log, "Protected hVHE mode initialized successfully"))
 		return "protected";
-	if (strstr(log, "VHE mode initialized successfully") &&
-	    !strstr(log, "nVHE mode initialized"))
+	if (strstr(log, "] VHE mode initialized successfully") ||
+	    strstr(log, ": VHE mode initialized successfully") ||
+	    !strncmp(log, "VHE mode initialized successfully", 33))
 		return "vhe";
 	if (strstr(log, "Hyp mode initialized successfully"))
 		return "nvhe";

@@ -340,6 +340,21 @@ static int check_kernel_bank(const struct vm_config *cfg,
 			       "physical addresses: bank 0 must end at or below "
 			       "4 GiB", end - 1);
 	}
+	/* the other banks of a 32-bit guest: as far as LPAE reaches */
+	for (unsigned i = 1; cfg->arch == GUEST_AARCH32 && i < cfg->nbanks; i++) {
+		b = &cfg->banks[i];
+		end = b->base + b->size;
+		if (end <= LAYOUT_AARCH32_LPAE_LIMIT)
+			continue;
+		err_reset(err, ARMVM_E_IPA);
+		err->highest_address = end - 1;
+		err->needed_bits = layout_bits_for(end - 1);
+		err->requested_bits = cfg->ipa_bits;
+		return err_msg(err, "bank %u ends at 0x%" PRIx64 ", but a 32-bit "
+			       "guest addresses at most 40 bits of physical "
+			       "memory (LPAE): an aarch32 guest's banks must end "
+			       "at or below 2^40 (1 TiB)", i, end - 1);
+	}
 	return 0;
 }
 

@@ -83,6 +83,8 @@
 #define LAYOUT_KERNEL_WINDOW	(1ULL << 35)
 /* a 32-bit guest kernel (no LPAE at boot) must sit below 4 GiB */
 #define LAYOUT_AARCH32_LIMIT	(1ULL << 32)
+/* an LPAE (ARMv7 long-descriptor) guest has 40-bit physical addresses */
+#define LAYOUT_AARCH32_LPAE_LIMIT	(1ULL << 40)
 /*
  * arm Booting: the zImage decompresses to RAM + 0x8000 and may move
  * itself above that, so the initrd goes "just above the 128 MiB boundary
@@ -163,8 +165,8 @@ int layout_parse_size(const char *text, uint64_t *size);
  * least LAYOUT_MIN_KERNEL_BANK, vcpus 1..LAYOUT_MAX_VCPUS_GICV3 (at most
  * LAYOUT_MAX_VCPUS_GICV2 with GIC_V2).  Malformed input fails with
  * ARMVM_E_INVALID_PARAMS; a kernel bank beyond what the boot protocol can
- * address (2^48, or 4 GiB for aarch32) with ARMVM_E_IPA and
- * highest_address/needed_bits set.
+ * address (2^48, or 4 GiB for aarch32), or an aarch32 bank beyond LPAE's
+ * 40 bits, with ARMVM_E_IPA and highest_address/needed_bits set.
  */
 int layout_place_banks(struct vm_config *cfg, struct layout_error *err);
 

@@ -32,6 +32,9 @@ static void test_mode_from_log(void **state)
 		"kvm [1]: Hyp mode initialized successfully\n"), "nvhe");
 	assert_string_equal(hostinfo_mode_from_log(
 		"kvm [1]: Protected nVHE mode initialized successfully\n"), "protected");
+	/* 6.12 with kvm-arm.mode=protected on a VHE CPU */
+	assert_string_equal(hostinfo_mode_from_log(
+		"kvm [1]: Protected hVHE mode initialized successfully\n"), "protected");
 	assert_null(hostinfo_mode_from_log("kvm [1]: disabled by firmware\n"));
 	assert_null(hostinfo_mode_from_log(""));
 }

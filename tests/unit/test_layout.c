@@ -312,6 +312,20 @@ static void test_aarch32_bank_below_4g(void **state)
 	add_bank(&cfg, MiB(256), 0);
 	add_bank(&cfg, GiB(4), GiB(8));
 	placed(&cfg);
+
+	/* ...but not beyond LPAE's 40 bits */
+	cfg_init(&cfg, GUEST_AARCH32);
+	add_bank(&cfg, MiB(256), 0);
+	add_bank(&cfg, GiB(1), (1ULL << 40) - GiB(1));
+	placed(&cfg);
+	cfg_init(&cfg, GUEST_AARCH32);
+	add_bank(&cfg, MiB(256), 0);
+	add_bank(&cfg, GiB(4), 0x8800000000000ULL);
+	assert_int_equal(layout_place_banks(&cfg, &err), -1);
+	assert_int_equal(err.code, ARMVM_E_IPA);
+	assert_true(err.highest_address == 0x8800000000000ULL + GiB(4) - 1);
+	assert_int_equal(err.needed_bits, 52);
+	assert_non_null(strstr(err.message, "40 bits"));
 }
 
 /* ---- IPA ---- */
