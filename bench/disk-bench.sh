@@ -9,6 +9,9 @@
 # same guest can move bytes through the same dd.  The ratio (tmpfs over
 # disk, as the other rate figures) is what the virtio path costs.  The disk
 # image lives on the emulated host's tmpfs, so the host side is memory too.
+# Twice: as the scheduler places the worker's threads, and with the worker
+# pinned to one CPU (under TCG, waking the loop thread on another, idle
+# vCPU of the emulated host costs milliseconds per request).
 #
 # Writes one blob "disk" on the console (bench/host-bench.sh explains the
 # format) with one figure; bench/report.py shows it.  BENCH_ARGS with
@@ -45,32 +48,51 @@ row() {
 		"$1" "$(field "$2" | stats)" "$(field "$3" | stats)" "$ratio"
 }
 
+# bench_vm MODE: one guest's rounds into $CASE_TMP/guest-MODE.log; MODE
+# pinned puts the worker (vCPU and loop threads) on one CPU of the host
+bench_vm() {
+	_vm=diskbench-$1
+	truncate -s 0 "$CASE_TMP/disk.img"
+	truncate -s $(((mib + 16) << 20)) "$CASE_TMP/disk.img"
+	echo "armvmd-bench: disk: $rounds x $mib MiB through virtio-blk and a guest tmpfs ($1)" >/dev/console
+	jctl_ok "$CASE_TMP/create-$1.json" call vm.create "{\"name\":\"$_vm\",
+		\"kernel\":\"$GUEST_KERNEL\",\"initrd\":\"$GUEST_INITRD\",\"memory\":\"512M\",
+		\"disks\":\"$CASE_TMP/disk.img\",
+		\"cmdline\":\"console=ttyS0 armvmd.test=blkbench armvmd.mib=$mib armvmd.rounds=$rounds\"}" >/dev/null
+	if [ "$1" = pinned ]; then
+		taskset -a -p 1 "$(json_get pid "$CASE_TMP/create-$1.json")" >/dev/null ||
+			fail "cannot pin the worker"
+	fi
+	wait_console "$_vm" 'ARMVMD-V-BENCH-DONE' 800
+	cp "$(vm_console_log "$_vm")" "$CASE_TMP/guest-$1.log"
+	grep 'ARMVMD-V-BENCH' "$CASE_TMP/guest-$1.log" | sed "s/^/armvmd-bench: disk ($1): /" >/dev/console
+	ctl --json call vm.destroy "{\"name\":\"$_vm\"}" >/dev/null 2>&1
+}
+
 need_armvmd
 need_guest
 armvmd_start --log-level warn
 mib=64 rounds=3
 case " ${BENCH_ARGS:-} " in *" --quick "*) rounds=1 ;; esac
-truncate -s $(((mib + 16) << 20)) "$CASE_TMP/disk.img"
-echo "armvmd-bench: disk: $rounds x $mib MiB through virtio-blk and through a guest tmpfs" >/dev/console
-assert_ok ctl --json call vm.create "{\"name\":\"diskbench\",\"kernel\":\"$GUEST_KERNEL\",
-	\"initrd\":\"$GUEST_INITRD\",\"memory\":\"512M\",\"disks\":\"$CASE_TMP/disk.img\",
-	\"cmdline\":\"console=ttyS0 armvmd.test=blkbench armvmd.mib=$mib armvmd.rounds=$rounds\"}"
-wait_console diskbench 'ARMVMD-V-BENCH-DONE' 800
-log=$CASE_TMP/guest.log
-cp "$(vm_console_log diskbench)" "$log"
-grep 'ARMVMD-V-BENCH' "$log" | sed 's/^/armvmd-bench: disk: /' >/dev/console
-ctl --json call vm.info '{"name":"diskbench"}' >"$CASE_TMP/info.json" 2>/dev/null
-requests=$(json_get live.devices.0.requests "$CASE_TMP/info.json" 2>/dev/null)
+bench_vm free
+bench_vm pinned
 
 {
-	printf '{"figures": [{"id": "disk", "title": "guest disk, sequential (dd 1 MiB, O_DIRECT): virtio-blk vs the same guest on a tmpfs file", "rows": [\n'
-	row "read: virtio-blk (armvmd) / tmpfs file (floor)" disk_read tmpfs_read
+	printf '{"figures": [{"id": "disk", "title": "guest disk, sequential (dd 1 MiB): virtio-blk vs the same guest on a tmpfs file", "rows": [\n'
+	log=$CASE_TMP/guest-free.log
+	row "read, O_DIRECT: virtio-blk (armvmd) / tmpfs file (floor)" disk_read tmpfs_read
 	printf ',\n'
-	row "write: virtio-blk (armvmd) / tmpfs file (floor)" disk_write tmpfs_write
-	printf '\n], "notes": {"mib": %d, "rounds": %d, "image": "raw file on the emulated host tmpfs", "blk_requests": %s}}]}\n' \
-		"$mib" "$rounds" "${requests:-null}"
+	row "read, buffered (readahead): virtio-blk / tmpfs file" disk_read_buffered tmpfs_read
+	printf ',\n'
+	row "write, O_DIRECT: virtio-blk / tmpfs file" disk_write tmpfs_write
+	printf ',\n'
+	log=$CASE_TMP/guest-pinned.log
+	row "read, O_DIRECT, worker on one CPU: virtio-blk / tmpfs file" disk_read tmpfs_read
+	printf ',\n'
+	row "write, O_DIRECT, worker on one CPU: virtio-blk / tmpfs file" disk_write tmpfs_write
+	printf '\n], "notes": {"mib": %d, "rounds": %d, "image": "raw file on the emulated host tmpfs"}}]}\n' \
+		"$mib" "$rounds"
 } >"$CASE_TMP/disk.json"
 cat "$CASE_TMP/disk.json"
 bench_emit disk "$CASE_TMP/disk.json" 0
-ctl --json call vm.destroy '{"name":"diskbench"}' >/dev/null 2>&1
 armvmd_stop
