@@ -55,8 +55,9 @@ vm_src      := $(wildcard src/vm/*.c)
 devices_src := $(wildcard src/devices/*.c)
 else
 vm_src      :=
-# the virtqueue helpers are pure: unit-tested on every target
-devices_src := src/devices/virtq.c
+# the virtqueue helpers and the virtio-mmio transport need no KVM:
+# unit-tested on every target
+devices_src := src/devices/virtq.c src/devices/virtio_mmio.c
 endif
 LDLIBS := $(LIBS3P) $(SYSLIBS)
 
