@@ -171,7 +171,9 @@ int main(int argc, char **argv)
 	d.self_exe[n] = '\0';
 
 	signal(SIGPIPE, SIG_IGN);
-	loop = ev_default_loop(EVFLAG_AUTO);
+	/* not libev's default loop: that one reaps every child on SIGCHLD,
+	 * and the worker watch (pidfd + waitpid) needs their exit status */
+	loop = ev_loop_new(EVFLAG_AUTO);
 	if (!loop) {
 		log_error("cannot initialise the event loop");
 		return 1;
