@@ -1,4 +1,4 @@
-# hosts: max61
+# hosts: max61b
 # timeout: 600
 # needs: guests
 #
