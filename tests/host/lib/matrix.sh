@@ -34,8 +34,10 @@
 #   kernel=PATH initrd=PATH  other payloads than the default ones
 #
 # It prints one line to the console for the runner, whatever happens:
-#   @@MATRIX-RESULT<TAB>NAME<TAB>observed=...<TAB>ipa=...<TAB>boot_s=...
-#                  <TAB>stage=...<TAB>mem_kb=...<TAB>detail=...
+#   @@MATRIX-RESULT<TAB>NAME<TAB>observed=...<TAB>ipa=...<TAB>create_s=...
+#       <TAB>first_s=...<TAB>boot_s=...<TAB>stage=...<TAB>mem_kb=...<TAB>detail=...
+# (create_s: vm.create's answer; first_s, boot_s: from vm.create to the
+# guest's first console output and to its init, seconds)
 # stage is where a failure stopped: host facts, daemon, create, guest first
 # output, guest init, guest test (or - when it passed).
 
@@ -79,9 +81,10 @@ _mx_emit() {
 		MX_STAGE=-
 	fi
 	[ -n "$MX_DETAIL" ] || MX_DETAIL=$(head -n 1 "${CASE_REASON_FILE:-/dev/null}" 2>/dev/null)
-	_line=$(printf '@@MATRIX-RESULT\t%s\tobserved=%s\tipa=%s\tboot_s=%s\tstage=%s\tmem_kb=%s\tdetail=%s' \
-		"$MX_NAME" "${MX_OBSERVED:--}" "${MX_IPA:--}" "${MX_BOOT_S:--}" \
-		"${MX_STAGE:--}" "${MX_MEM_KB:--}" "$(printf '%s' "$MX_DETAIL" | tr '\t\n' '  ' | cut -c1-300)")
+	_line=$(printf '@@MATRIX-RESULT\t%s\tobserved=%s\tipa=%s\tcreate_s=%s\tfirst_s=%s\tboot_s=%s\tstage=%s\tmem_kb=%s\tdetail=%s' \
+		"$MX_NAME" "${MX_OBSERVED:--}" "${MX_IPA:--}" "${MX_CREATE_S:--}" "${MX_FIRST_S:--}" \
+		"${MX_BOOT_S:--}" "${MX_STAGE:--}" "${MX_MEM_KB:--}" \
+		"$(printf '%s' "$MX_DETAIL" | tr '\t\n' '  ' | cut -c1-300)")
 	printf '%s\n' "$_line" >"$CASE_TMP/matrix-result.log"
 	printf '%s\n' "$_line" >/dev/console 2>/dev/null || printf '%s\n' "$_line"
 	_mx_save_logs
@@ -142,6 +145,7 @@ matrix_case() {
 	MX_EXPECT_IPA= MX_EXPECT_NEEDED= MX_EXPECT_MSG= MX_TEST= MX_MIN_MEM=
 	MX_HOST_IPA= MX_HOST_MODE= MX_HOST_GIC= MX_NO32=skip MX_BOOT_TIMEOUT=240
 	MX_OBSERVED= MX_IPA= MX_BOOT_S= MX_STAGE= MX_MEM_KB= MX_DETAIL= MX_VM=
+	MX_CREATE_S= MX_FIRST_S=
 	MX_EXPECT_CONSOLE= MX_KERNEL= MX_INITRD=
 	for _a; do
 		case $_a in
@@ -215,8 +219,9 @@ matrix_case() {
 	_p="$_p,\"memory\":$MX_MEMORY,\"vcpus\":1,\"cmdline\":\"$_cmd\""
 	[ -n "$MX_IPA_REQ" ] && _p="$_p,\"ipa\":$MX_IPA_REQ"
 	jctl "$_j/layout.json" call vm.layout "{$_p}"
-	jctl "$_j/create.json" call vm.create "{$_p}"
 	_tc=$(_mx_uptime)
+	jctl "$_j/create.json" call vm.create "{$_p}"
+	MX_CREATE_S=$(_mx_since "$_tc")
 
 	case $MX_EXPECT in
 	refuse:*)
@@ -277,6 +282,7 @@ matrix_case() {
 	_mx_wait 90 '.' || { MX_OBSERVED="no output"
 		_mx_fail "guest first output" "no console output within 90 s (state $(vm_state $MX_VM))"; }
 	MX_OBSERVED="output"
+	MX_FIRST_S=$(_mx_since "$_tc")
 	MX_STAGE="guest init"
 	_mx_wait "$MX_BOOT_TIMEOUT" 'ARMVMD-GUEST-INIT' || { MX_OBSERVED="no init"
 		_mx_fail "guest init" "no ARMVMD-GUEST-INIT within $MX_BOOT_TIMEOUT s (state $(vm_state $MX_VM)): $(grep -v '^ *$' "$_log" | tail -n 1 | cut -c1-160)"; }
