@@ -91,6 +91,8 @@ struct daemon {
 	enum log_level log_level;
 	struct vm_entry *vms;
 	unsigned long next_vm_number;
+	bool have_group;		/* --group exists: VM consoles are shared */
+	gid_t group;			/* with it (root:group, dir 0750, socket 0660) */
 };
 
 /* registry.c */

@@ -14,6 +14,7 @@
 #include "daemon/state.h"
 #include "daemon/systemd.h"
 #include "rpc/methods.h"
+#include "util/fs.h"
 #include "util/log.h"
 #if ARMVMD_KVM
 #include "vm/worker.h"
@@ -161,6 +162,8 @@ int main(int argc, char **argv)
 	snprintf(d.runtime_dir, sizeof(d.runtime_dir), "%s", runtime_dir);
 	snprintf(d.state_dir, sizeof(d.state_dir), "%s",
 		 state_dir && *state_dir ? state_dir : "/var/lib/armvmd");
+	/* the socket's group may also read and type on the VM consoles */
+	d.have_group = group_lookup(group, &d.group) == 0;
 	d.state_problems = json_array();
 	d.started = time(NULL);
 	n = readlink("/proc/self/exe", d.self_exe, sizeof(d.self_exe) - 1);

@@ -585,6 +585,8 @@ int worker_main(const char *dir, int status_fd)
 
 	snprintf(path, sizeof(path), "%s/control.sock", dir);
 	r = server_listen(&w.control, w.loop, path, &worker_methods, &w);
+	if (r >= 0)
+		chmod(path, 0600);	/* the daemon's alone; console.sock is shared */
 	if (r >= 0) {
 		snprintf(path, sizeof(path), "%s/console.sock", dir);
 		r = console_listen(&w.vm.console, path);

@@ -7,10 +7,12 @@
 # before any daemon runs; the first armvmctl call starts armvmd.service
 # through it.  A guest runs; "systemctl restart armvmd" gives a new daemon
 # that re-adopts the running worker (same pid, state running, the console
-# goes on, input reaches the guest); "systemctl stop armvmd" ends the
-# daemon only (KillMode=process): the worker and the guest go on and the
-# socket still listens, so the next armvmctl call activates a daemon again,
-# which re-adopts the VM.  The daemon's log lines are in the journal.
+# goes on, input reaches the guest; a member of the socket's group
+# attaches to the console, the worker's control socket stays root's);
+# "systemctl stop armvmd" ends the daemon only (KillMode=process): the
+# worker and the guest go on and the socket still listens, so the next
+# armvmctl call activates a daemon again, which re-adopts the VM.  The
+# daemon's log lines are in the journal.
 
 need_armvmd
 need_guest
@@ -71,10 +73,12 @@ note "armvmd.service active, pid $PID1 ($(systemctl show -p Type --value armvmd.
 
 say "the socket's group may use the daemon, others may not"
 # util-linux's setpriv by its path: busybox sh runs its own applets first
+SETPRIV=
 if [ -x /usr/bin/setpriv ] && /usr/bin/setpriv --help 2>&1 | grep -q -e --regid; then
-	assert_ok /usr/bin/setpriv --reuid=nobody --regid=armvm --clear-groups \
+	SETPRIV=/usr/bin/setpriv
+	assert_ok $SETPRIV --reuid=nobody --regid=armvm --clear-groups \
 		"$ARMVMCTL" --socket "$SOCK" --json host
-	assert_fails /usr/bin/setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	assert_fails $SETPRIV --reuid=nobody --regid=nogroup --clear-groups \
 		"$ARMVMCTL" --socket "$SOCK" --json host
 else
 	note "no util-linux setpriv: not checked"
@@ -109,6 +113,20 @@ assert_heartbeat "after the restart"
 say "input reaches the guest through the new daemon's console link"
 run sh -c "echo 'echo MARK\$((6*7))' | $ARMVMCTL --socket $SOCK console g1 --linger 5"
 assert_contains "$RUN_OUT" "MARK42" "the guest shell's answer"
+
+say "the socket's group attaches to the console too; the worker's control socket is root's"
+assert_eq "$(stat -c '%U:%G %a' /run/armvmd/vms/g1)" "root:armvm 750" "owner and mode of g1's runtime dir"
+assert_eq "$(stat -c '%U:%G %a' /run/armvmd/vms/g1/console.sock)" "root:armvm 660" "owner and mode of console.sock"
+assert_eq "$(stat -c '%U:%G %a' /run/armvmd/vms/g1/control.sock)" "root:root 600" "owner and mode of control.sock"
+if [ -n "$SETPRIV" ]; then
+	run $SETPRIV --reuid=nobody --regid=armvm --clear-groups \
+		sh -c "echo 'echo GROUP\$((6*7))' | $ARMVMCTL --socket $SOCK console g1 --linger 5"
+	assert_contains "$RUN_OUT" "GROUP42" "the guest's answer to a member of armvm"
+	# the worker's own socket refuses the group's members (EACCES)
+	assert_fails $SETPRIV --reuid=nobody --regid=armvm --clear-groups \
+		"$ARMVMCTL" --socket /run/armvmd/vms/g1/control.sock --json host
+	assert_contains "$RUN_OUT" "ermission denied" "armvmctl on control.sock as a member of armvm"
+fi
 
 say "systemctl stop armvmd: the daemon ends, the VM goes on, the socket listens"
 assert_ok systemctl stop armvmd.service
