@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The per-VM worker: sets its VM up, then serves worker.* on its own loop. */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -470,16 +471,19 @@ static const struct rpc_method *const worker_list[] = {
 };
 static const struct rpc_table worker_methods = { .methods = worker_list };
 
-static void status_write(int fd, json_t *msg)
+/* The one status line for the supervisor.  False when nobody reads it any
+ * more: the daemon that spawned this worker died while it was setting up. */
+static bool status_write(int fd, json_t *msg)
 {
 	char *text = json_dumps(msg, JSON_COMPACT);
+	bool read = true;
 
-	if (text && fd >= 0) {
-		dprintf(fd, "%s\n", text);
-	}
+	if (text && fd >= 0 && dprintf(fd, "%s\n", text) < 0 && errno == EPIPE)
+		read = false;
 	free(text);
 	if (fd >= 0)
 		close(fd);
+	return read;
 }
 
 static void status_error(int fd, int code, const char *message, json_t *data)
@@ -517,6 +521,14 @@ static void write_exit_status(const char *dir, int code, const char *reason)
 	if (json_dump_file(j, tmp, JSON_COMPACT) == 0)
 		rename(tmp, path);
 	json_decref(j);
+}
+
+/* A connection waits on the control socket (a daemon re-adopting us). */
+static bool control_pending(const struct server *srv)
+{
+	struct pollfd p = { .fd = srv->listen_fd, .events = POLLIN };
+
+	return srv->listen_fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
 int worker_main(const char *dir, int status_fd)
@@ -598,8 +610,24 @@ int worker_main(const char *dir, int status_fd)
 		return WORKER_EXIT_SETUP;
 	}
 	json_t *ok = json_pack("{s:b, s:i}", "ok", 1, "pid", (int)getpid());
-	status_write(status_fd, ok);
+	bool heard = status_write(status_fd, ok);
+
 	json_decref(ok);
+	if (!heard && !control_pending(&w.control)) {
+		/* A daemon started meanwhile may have looked for workers before
+		 * our control socket existed, and none will start this VM or
+		 * answer its create: end now, and say why in exit.json.  (One
+		 * already knocking on the socket is re-adopting us: stay.) */
+		log_error("VM %s: the daemon that spawned this worker is gone; "
+			  "ending before the VM starts", w.vm.plan.name);
+		server_close(&w.control);
+		vm_destroy(&w.vm);
+		snprintf(path, sizeof(path), "%s/console.sock", dir);
+		unlink(path);
+		write_exit_status(dir, WORKER_EXIT_SETUP,
+				  "its daemon ended while the VM was being set up");
+		return WORKER_EXIT_SETUP;
+	}
 	log_info("VM %s ready: IPA %d bits, %u vCPUs, GICv%d", w.vm.plan.name,
 		 w.vm.plan.ipa.bits, w.vm.nvcpus, w.vm.plan.gic);
 
