@@ -98,10 +98,16 @@ _mx_save_logs() {
 	return 0
 }
 
-# _mx_fail STAGE MSG: end the case as failed at STAGE
+# _mx_fail STAGE MSG: end the case as failed at STAGE; a VM that still
+# runs leaves its vm.info (per-vCPU exit counts: is it stuck before its
+# first exit?) and the host kernel's last lines in the case's output
 _mx_fail() {
 	MX_STAGE=$1
 	MX_DETAIL=$2
+	if [ -n "${MX_VM:-}" ]; then
+		ctl --json info "$MX_VM" 2>&1
+		dmesg 2>/dev/null | tail -n 15
+	fi
 	fail "$1: $2"
 }
 
