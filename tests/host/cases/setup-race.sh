@@ -56,7 +56,6 @@ fi
 say "kill -9 armvmd; a new one starts while the worker is stopped"
 armvmd_stop 5 KILL
 wait "$CREATE_PID"
-rm -f "$big"
 note "vm.create's client: $(cat $j/create.out)"
 armvmd_start --state-dir "$state"
 assert_ok ctl --json list
@@ -67,6 +66,8 @@ if [ "$EARLY" = yes ]; then
 	wait_until 30 worker_gone ||
 		fail "worker $WPID still runs 30 s after its daemon died, known to no daemon"
 	note "ok: worker $WPID ended by itself"
+	ls -la "$rundir"
+	show_log "$rundir/worker.log"
 	assert_file "$rundir/exit.json"
 	cat "$rundir/exit.json"
 	assert_contains "$(cat "$rundir/exit.json")" "daemon ended while the VM was being set up" "exit.json"
@@ -81,6 +82,8 @@ else
 	assert_eq "$(json_get pid $j/i.json)" "$WPID" "pid of the adopted worker"
 	assert_ok ctl destroy race
 fi
+
+rm -f "$big"
 
 say "the name is free: race is created again and boots"
 jctl_ok $j/c2.json call vm.create "{\"name\":\"race\",\"kernel\":\"$GUEST_KERNEL\",\"initrd\":\"$GUEST_INITRD\",\"memory\":\"256M\",\"cmdline\":\"console=ttyS0\"}"
