@@ -1,4 +1,4 @@
-# hosts: max61-nvhe a53
+# hosts: max61-prot a53
 # timeout: 300
 # needs: guests guests-armhf
 #
