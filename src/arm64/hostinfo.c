@@ -16,6 +16,23 @@
 #include "arm64/hostinfo.h"
 #include "util/log.h"
 
+int kvm_create_vm(int kvm_fd, unsigned long type)
+{
+#if defined(__aarch64__)
+	int fd;
+
+	do
+		fd = ioctl(kvm_fd, KVM_CREATE_VM, type);
+	while (fd < 0 && errno == EINTR);
+	return fd;
+#else
+	(void)kvm_fd;
+	(void)type;
+	errno = ENOSYS;		/* arm64 KVM only */
+	return -1;
+#endif
+}
+
 int hostinfo_parange_bits(unsigned long long mmfr0)
 {
 	static const int bits[] = { 32, 36, 40, 42, 44, 48, 52 };
@@ -110,7 +127,7 @@ static void probe_vm(struct host_info *hi, int kvm)
 	};
 	int vm, vcpu;
 
-	vm = ioctl(kvm, KVM_CREATE_VM, type);
+	vm = kvm_create_vm(kvm, type);
 	if (vm < 0) {
 		log_warn("probe VM (IPA %d bits): %s", hi->ipa_limit_bits,
 			 strerror(errno));

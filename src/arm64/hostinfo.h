@@ -32,6 +32,11 @@ struct host_info {
 };
 
 /* Probe now (fills hi; never fails: problems end up in kvm/reason). */
+/* KVM_CREATE_VM, again while a signal interrupts it (registering the mm
+ * notifier gives up with EINTR on any pending signal, SIGCONT included).
+ * The new VM's fd, or -1 with errno set. */
+int kvm_create_vm(int kvm_fd, unsigned long type);
+
 void hostinfo_probe(struct host_info *hi);
 
 /* The probe of this process, done on first use. */

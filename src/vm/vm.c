@@ -18,6 +18,7 @@
 #include <linux/kvm.h>
 
 #include "arm64/fdt.h"
+#include "arm64/hostinfo.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -371,7 +372,7 @@ int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
 		return setup_fail(-errno, "/dev/kvm: %s", strerror(errno));
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, plan->ipa.vm_type);
+	vm->vm_fd = kvm_create_vm(vm->kvm_fd, plan->ipa.vm_type);
 	if (vm->vm_fd < 0)
 		return setup_fail(-errno, "KVM_CREATE_VM with a %d-bit IPA space: %s",
 				  plan->ipa.bits, strerror(errno));
