@@ -486,13 +486,18 @@ static bool status_write(int fd, json_t *msg)
 	return read;
 }
 
+static void write_exit_status(const char *dir, int code, const char *reason);
+static const char *setup_dir;	/* the VM's directory, for status_error */
+
+/* Set-up failed: tell the supervisor; if it is gone, tell exit.json. */
 static void status_error(int fd, int code, const char *message, json_t *data)
 {
 	json_t *msg = json_pack("{s:{s:i, s:s, s:o}}", "error", "code", code,
 				"message", message, "data", data ? data : json_object());
 
 	log_error("%s", message);
-	status_write(fd, msg);
+	if (!status_write(fd, msg) && setup_dir)
+		write_exit_status(setup_dir, WORKER_EXIT_SETUP, message);
 	json_decref(msg);
 }
 
@@ -544,6 +549,7 @@ int worker_main(const char *dir, int status_fd)
 
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(w.dir, sizeof(w.dir), "%s", dir);
+	setup_dir = w.dir;
 	w.loop = ev_default_loop(EVFLAG_AUTO);
 	w.exit_code = WORKER_EXIT_STOPPED;
 	snprintf(w.exit_reason, sizeof(w.exit_reason), "stopped");
