@@ -31,12 +31,12 @@ struct host_info {
 	bool pmu, sve, mte, pvtime, ptrauth, psci_0_2, system_suspend;
 };
 
-/* Probe now (fills hi; never fails: problems end up in kvm/reason). */
 /* KVM_CREATE_VM, again while a signal interrupts it (registering the mm
  * notifier gives up with EINTR on any pending signal, SIGCONT included).
  * The new VM's fd, or -1 with errno set. */
 int kvm_create_vm(int kvm_fd, unsigned long type);
 
+/* Probe now (fills hi; never fails: problems end up in kvm/reason). */
 void hostinfo_probe(struct host_info *hi);
 
 /* The probe of this process, done on first use. */

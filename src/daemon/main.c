@@ -189,9 +189,9 @@ int main(int argc, char **argv)
 		srv.socket_activated = true;
 		socket_path = "(systemd socket)";
 	} else {
-		r = server_listen(&srv, loop, socket_path, &armvmd_methods, &d);
+		r = server_listen(&srv, loop, socket_path, 0660, &armvmd_methods, &d);
 		if (r >= 0)
-			server_set_group(&srv, group);
+			server_set_group(&srv, group, d.have_group ? &d.group : NULL);
 	}
 	if (r < 0) {
 		log_error("cannot serve on %s: %s", socket_path, strerror(-r));

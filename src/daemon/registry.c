@@ -255,19 +255,14 @@ json_t *registry_start_params(const struct vm_entry *e)
 	return json_pack("{s:I, s:I}", "t0_mono_ns", mono, "t0_real_ns", real);
 }
 
-/* root:group and mode for a VM's directory or console socket (the
- * daemon's --group); without the group, or not root, it stays as it is */
-static void share_with_group(const struct daemon *d, const char *path, mode_t mode)
+/* A VM's directory or console socket for the daemon's --group too */
+static void share_with_daemon_group(const struct daemon *d, const char *path,
+				    mode_t mode)
 {
-	if (!d->have_group)
-		return;
-	if (chown(path, (uid_t)-1, d->group) < 0) {
-		if (errno != EPERM)
-			log_warn("chown %s: %s", path, strerror(errno));
-		return;
-	}
-	if (chmod(path, mode) < 0)
-		log_warn("chmod %s: %s", path, strerror(errno));
+	int r = d->have_group ? share_with_group(path, d->group, mode) : 0;
+
+	if (r < 0)
+		log_warn("giving %s to the daemon's group: %s", path, strerror(-r));
 }
 
 static void worker_ready(struct vm_entry *e)
@@ -278,7 +273,7 @@ static void worker_ready(struct vm_entry *e)
 
 	/* the console is the group's too; the control socket stays root's */
 	snprintf(path, sizeof(path), "%s/console.sock", e->dir);
-	share_with_group(e->d, path, 0660);
+	share_with_daemon_group(e->d, path, 0660);
 
 	if (!e->defined) {
 		e->defined = true;
@@ -493,7 +488,7 @@ int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 
 	r = mkdir_p(e->dir, 0750);
 	if (r == 0)
-		share_with_group(d, e->dir, 0750);
+		share_with_daemon_group(d, e->dir, 0750);
 	if (r < 0 || write_spec(e) < 0) {
 		snprintf(msg, msglen, "cannot write %s: %s", e->dir,
 			 strerror(r < 0 ? -r : EIO));

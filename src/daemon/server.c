@@ -412,7 +412,7 @@ static int socket_is_live(const struct sockaddr_un *addr)
 }
 
 int server_listen(struct server *srv, struct ev_loop *loop, const char *path,
-		  const struct rpc_table *table, void *ctx)
+		  mode_t mode, const struct rpc_table *table, void *ctx)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -446,7 +446,7 @@ int server_listen(struct server *srv, struct ev_loop *loop, const char *path,
 			return log_errno(r, "bind %s", path);
 		}
 	}
-	chmod(path, 0660);
+	chmod(path, mode);
 	if (listen(fd, 128) < 0) {
 		r = -errno;
 		unlink(path);
@@ -461,22 +461,20 @@ int server_listen(struct server *srv, struct ev_loop *loop, const char *path,
 	return server_adopt(srv, loop, fd, table, ctx);
 }
 
-int server_set_group(struct server *srv, const char *group)
+int server_set_group(struct server *srv, const char *group, const gid_t *gid)
 {
-	gid_t gid;
+	int r;
 
 	if (!srv->path[0])
 		return 0;
-	if (group_lookup(group, &gid) < 0) {
+	if (!gid) {
 		log_warn("group '%s' does not exist: %s stays root-only (0600)",
 			 group, srv->path);
 		chmod(srv->path, 0600);
 		return -ENOENT;
 	}
-	if (chown(srv->path, 0, gid) < 0 && errno != EPERM)
-		return log_errno(-errno, "chown %s", srv->path);
-	chmod(srv->path, 0660);
-	return 0;
+	r = share_with_group(srv->path, *gid, 0660);
+	return r < 0 ? log_errno(r, "giving %s to group '%s'", srv->path, group) : 0;
 }
 
 void server_close(struct server *srv)

@@ -40,11 +40,12 @@ struct server {
 };
 
 /*
- * Bind path (creating its directory), replacing a stale socket file that
- * nobody listens on.  -EADDRINUSE when another daemon is live there.
+ * Bind path (creating its directory) with mode, replacing a stale socket
+ * file that nobody listens on.  -EADDRINUSE when another daemon is live
+ * there.
  */
 int server_listen(struct server *srv, struct ev_loop *loop, const char *path,
-		  const struct rpc_table *table, void *ctx);
+		  mode_t mode, const struct rpc_table *table, void *ctx);
 
 /* Serve an already listening socket (socket activation, tests). */
 int server_adopt(struct server *srv, struct ev_loop *loop, int fd,
@@ -59,8 +60,9 @@ int server_send(void *conn, json_t *msg);
 /* Who is on the other end (SO_PEERCRED at accept); -1 when unknown. */
 void server_peer(const void *conn, pid_t *pid, uid_t *uid);
 
-/* Group and mode of the socket file: root:group 0660. */
-int server_set_group(struct server *srv, const char *group);
+/* Group and mode of the socket file: group gid (looked up from the name
+ * given), mode 0660; a NULL gid (no such group) leaves it root's, 0600. */
+int server_set_group(struct server *srv, const char *group, const gid_t *gid);
 
 /* Drop every client, stop listening and unlink our socket file. */
 void server_close(struct server *srv);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/fs.h"
 
@@ -25,6 +26,13 @@ int mkdir_p(const char *dir, mode_t mode)
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int share_with_group(const char *path, gid_t gid, mode_t mode)
+{
+	if (chown(path, (uid_t)-1, gid) < 0 && errno != EPERM)
+		return -errno;
+	return chmod(path, mode) < 0 ? -errno : 0;
 }
 
 int group_lookup(const char *name, gid_t *gid)

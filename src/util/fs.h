@@ -12,4 +12,9 @@ int mkdir_p(const char *dir, mode_t mode);
  * 0 or -ENOENT. */
 int group_lookup(const char *name, gid_t *gid);
 
+/* Give path to group gid with mode (its owner unchanged).  A process that
+ * may not change the group (not root, not a member) keeps its own group
+ * and still sets the mode.  0 or -errno. */
+int share_with_group(const char *path, gid_t gid, mode_t mode);
+
 #endif

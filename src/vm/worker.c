@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* The per-VM worker: sets its VM up, then serves worker.* on its own loop. */
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,42 +476,15 @@ static const struct rpc_table worker_methods = { .methods = worker_list };
 static bool status_write(int fd, json_t *msg)
 {
 	char *text = json_dumps(msg, JSON_COMPACT);
-	bool read = true;
+	bool heard = true;
 
-	if (text && fd >= 0 && dprintf(fd, "%s\n", text) < 0 && errno == EPIPE)
-		read = false;
+	if (text && fd >= 0 && dprintf(fd, "%s\n", text) < 0)
+		heard = errno != EPIPE;
+
 	free(text);
 	if (fd >= 0)
 		close(fd);
-	return read;
-}
-
-static void write_exit_status(const char *dir, int code, const char *reason);
-static const char *setup_dir;	/* the VM's directory, for status_error */
-
-/* Set-up failed: tell the supervisor; if it is gone, tell exit.json. */
-static void status_error(int fd, int code, const char *message, json_t *data)
-{
-	json_t *msg = json_pack("{s:{s:i, s:s, s:o}}", "error", "code", code,
-				"message", message, "data", data ? data : json_object());
-
-	log_error("%s", message);
-	if (!status_write(fd, msg) && setup_dir)
-		write_exit_status(setup_dir, WORKER_EXIT_SETUP, message);
-	json_decref(msg);
-}
-
-/* the host facts the supervisor resolved are in spec.host */
-static void plan_host_from_spec(json_t *spec, struct plan_host *h)
-{
-	json_t *host = json_object_get(spec, "host");
-
-	memset(h, 0, sizeof(*h));
-	h->limits.ipa_limit_bits = (int)json_integer_value(json_object_get(host, "ipa_limit_bits"));
-	h->limits.ipa_cap = json_is_true(json_object_get(host, "ipa_cap"));
-	h->gic_v2 = json_is_true(json_object_get(host, "gic_v2"));
-	h->gic_v3 = json_is_true(json_object_get(host, "gic_v3"));
-	h->el1_32bit = json_is_true(json_object_get(host, "el1_32bit"));
+	return heard;
 }
 
 /* Why this worker ended, for a supervisor that is not our parent (a
@@ -526,6 +499,32 @@ static void write_exit_status(const char *dir, int code, const char *reason)
 	if (json_dump_file(j, tmp, JSON_COMPACT) == 0)
 		rename(tmp, path);
 	json_decref(j);
+}
+
+/* Set-up failed: tell the supervisor; if it is gone, tell exit.json. */
+static void status_error(const char *dir, int fd, int code, const char *message,
+			 json_t *data)
+{
+	json_t *msg = json_pack("{s:{s:i, s:s, s:o}}", "error", "code", code,
+				"message", message, "data", data ? data : json_object());
+
+	log_error("%s", message);
+	if (!status_write(fd, msg))
+		write_exit_status(dir, WORKER_EXIT_SETUP, message);
+	json_decref(msg);
+}
+
+/* the host facts the supervisor resolved are in spec.host */
+static void plan_host_from_spec(json_t *spec, struct plan_host *h)
+{
+	json_t *host = json_object_get(spec, "host");
+
+	memset(h, 0, sizeof(*h));
+	h->limits.ipa_limit_bits = (int)json_integer_value(json_object_get(host, "ipa_limit_bits"));
+	h->limits.ipa_cap = json_is_true(json_object_get(host, "ipa_cap"));
+	h->gic_v2 = json_is_true(json_object_get(host, "gic_v2"));
+	h->gic_v3 = json_is_true(json_object_get(host, "gic_v3"));
+	h->el1_32bit = json_is_true(json_object_get(host, "el1_32bit"));
 }
 
 /* A connection waits on the control socket (a daemon re-adopting us). */
@@ -549,7 +548,6 @@ int worker_main(const char *dir, int status_fd)
 
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(w.dir, sizeof(w.dir), "%s", dir);
-	setup_dir = w.dir;
 	w.loop = ev_default_loop(EVFLAG_AUTO);
 	w.exit_code = WORKER_EXIT_STOPPED;
 	snprintf(w.exit_reason, sizeof(w.exit_reason), "stopped");
@@ -561,20 +559,20 @@ int worker_main(const char *dir, int status_fd)
 	spec = json_load_file(path, 0, &jerr);
 	if (!spec) {
 		snprintf(msg, sizeof(msg), "%s: %s", path, jerr.text);
-		status_error(status_fd, ARMVM_E_INTERNAL, msg, NULL);
+		status_error(dir, status_fd, ARMVM_E_INTERNAL, msg, NULL);
 		return WORKER_EXIT_SETUP;
 	}
 	log_set_prefix("armvmd-worker");
 	plan_host_from_spec(spec, &host);
 	params = json_object_get(spec, "params");
 	if (set_policies(&w, params) < 0) {
-		status_error(status_fd, ARMVM_E_INVALID_PARAMS,
+		status_error(dir, status_fd, ARMVM_E_INVALID_PARAMS,
 			     "on_poweroff/on_reboot: \"stop\", \"restart\" or \"destroy\"", NULL);
 		return WORKER_EXIT_SETUP;
 	}
 	plan = calloc(1, sizeof(*plan));
 	if (!plan || plan_build(params, &host, plan, &lerr) < 0) {
-		status_error(status_fd, plan ? lerr.code : ARMVM_E_RESOURCE,
+		status_error(dir, status_fd, plan ? lerr.code : ARMVM_E_RESOURCE,
 			     plan ? lerr.message : "out of memory",
 			     plan ? plan_error_data(&lerr) : NULL);
 		return WORKER_EXIT_SETUP;
@@ -585,7 +583,7 @@ int worker_main(const char *dir, int status_fd)
 	r = vm_setup(&w.vm, plan, w.loop, path, msg, sizeof(msg));
 	free(plan);
 	if (r < 0) {
-		status_error(status_fd, r == -ENOMEM ? ARMVM_E_RESOURCE : ARMVM_E_INTERNAL,
+		status_error(dir, status_fd, r == -ENOMEM ? ARMVM_E_RESOURCE : ARMVM_E_INTERNAL,
 			     msg, NULL);
 		vm_destroy(&w.vm);
 		return WORKER_EXIT_SETUP;
@@ -602,16 +600,15 @@ int worker_main(const char *dir, int status_fd)
 	w.control.on_close = worker_client_closed;
 
 	snprintf(path, sizeof(path), "%s/control.sock", dir);
-	r = server_listen(&w.control, w.loop, path, &worker_methods, &w);
-	if (r >= 0)
-		chmod(path, 0600);	/* the daemon's alone; console.sock is shared */
+	/* the daemon's alone; console.sock is shared with its group */
+	r = server_listen(&w.control, w.loop, path, 0600, &worker_methods, &w);
 	if (r >= 0) {
 		snprintf(path, sizeof(path), "%s/console.sock", dir);
 		r = console_listen(&w.vm.console, path);
 	}
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "worker sockets in %s: %s", dir, strerror(-r));
-		status_error(status_fd, ARMVM_E_INTERNAL, msg, NULL);
+		status_error(dir, status_fd, ARMVM_E_INTERNAL, msg, NULL);
 		vm_destroy(&w.vm);
 		return WORKER_EXIT_SETUP;
 	}
@@ -619,25 +616,21 @@ int worker_main(const char *dir, int status_fd)
 	bool heard = status_write(status_fd, ok);
 
 	json_decref(ok);
-	if (!heard && !control_pending(&w.control)) {
+	if (heard || control_pending(&w.control)) {
+		log_info("VM %s ready: IPA %d bits, %u vCPUs, GICv%d", w.vm.plan.name,
+			 w.vm.plan.ipa.bits, w.vm.nvcpus, w.vm.plan.gic);
+		ev_run(w.loop, 0);
+	} else {
 		/* A daemon started meanwhile may have looked for workers before
 		 * our control socket existed, and none will start this VM or
 		 * answer its create: end now, and say why in exit.json.  (One
 		 * already knocking on the socket is re-adopting us: stay.) */
 		log_error("VM %s: the daemon that spawned this worker is gone; "
 			  "ending before the VM starts", w.vm.plan.name);
-		server_close(&w.control);
-		vm_destroy(&w.vm);
-		snprintf(path, sizeof(path), "%s/console.sock", dir);
-		unlink(path);
-		write_exit_status(dir, WORKER_EXIT_SETUP,
-				  "its daemon ended while the VM was being set up");
-		return WORKER_EXIT_SETUP;
+		w.exit_code = WORKER_EXIT_SETUP;
+		snprintf(w.exit_reason, sizeof(w.exit_reason),
+			 "its daemon ended while the VM was being set up");
 	}
-	log_info("VM %s ready: IPA %d bits, %u vCPUs, GICv%d", w.vm.plan.name,
-		 w.vm.plan.ipa.bits, w.vm.nvcpus, w.vm.plan.gic);
-
-	ev_run(w.loop, 0);
 
 	server_close(&w.control);
 	vm_destroy(&w.vm);

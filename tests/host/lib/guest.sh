@@ -4,6 +4,7 @@
 #   GUEST_KERNEL       the arm64 guest kernel (the Debian kernel of the host)
 #   GUEST_INITRD       the busybox test initramfs (tests/guests/linux-init)
 #   need_guest                 skip unless the payloads are there
+#   need_guest_images K I [W]  skip unless kernel K and initrd I are there
 #   vm_console_log NAME        path of NAME's console log
 #   wait_console NAME PATTERN SECONDS
 #                              wait for PATTERN (grep -E) in NAME's console;
@@ -16,9 +17,14 @@
 : "${GUEST_INITRD:=$GUEST_DIR/linux.cpio.gz}"
 : "${ARMVMD_RUNTIME_DIR:=/run/armvmd}"
 
+# need_guest_images KERNEL INITRD [WHAT]: skip the case unless both exist
+need_guest_images() {
+	[ -f "$1" ] || skip "no ${3:-}${3:+ }guest kernel at $1"
+	[ -f "$2" ] || skip "no ${3:-}${3:+ }guest initrd at $2"
+}
+
 need_guest() {
-	[ -f "$GUEST_KERNEL" ] || skip "no guest kernel at $GUEST_KERNEL"
-	[ -f "$GUEST_INITRD" ] || skip "no guest initrd at $GUEST_INITRD"
+	need_guest_images "$GUEST_KERNEL" "$GUEST_INITRD"
 }
 
 vm_console_log() {

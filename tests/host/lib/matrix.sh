@@ -46,8 +46,7 @@
 : "${GUEST32_INITRD:=$GUEST_DIR/linux-armhf.cpio.gz}"
 
 need_guest32() {
-	[ -f "$GUEST32_KERNEL" ] || skip "no armhf guest kernel at $GUEST32_KERNEL"
-	[ -f "$GUEST32_INITRD" ] || skip "no armhf guest initrd at $GUEST32_INITRD"
+	need_guest_images "$GUEST32_KERNEL" "$GUEST32_INITRD" armhf
 }
 
 guest_kernel_ver() {
