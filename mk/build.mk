@@ -50,6 +50,7 @@ daemon_src  := $(wildcard src/daemon/*.c)
 arm64_src   := $(wildcard src/arm64/*.c)
 client_src  := client/libarmvm.c
 ctl_src     := client/armvmctl.c
+main_src    := src/main.c
 ifeq ($(KVM),1)
 vm_src      := $(wildcard src/vm/*.c)
 devices_src := $(wildcard src/devices/*.c)
@@ -68,6 +69,7 @@ rpc_obj    := $(call obj,$(rpc_src))
 daemon_obj := $(call obj,$(daemon_src))
 client_obj := $(call obj,$(client_src))
 ctl_obj    := $(call obj,$(ctl_src))
+main_obj   := $(call obj,$(main_src))
 
 unit_src   := $(wildcard tests/unit/test_*.c)
 unit_bins  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(unit_src))
@@ -86,15 +88,14 @@ $(O)/obj/%.o: %.c
 $(O)/libarmvm.a: $(client_obj)
 	$(call echo_cmd,AR,$@)$(AR) rcs $@ $^
 
-$(O)/armvmd: $(daemon_obj) $(rpc_obj) $(core_obj) $(client_obj)
+$(O)/armvmd: $(main_obj) $(daemon_obj) $(rpc_obj) $(core_obj) $(client_obj)
 	$(call echo_cmd,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/armvmctl: $(ctl_obj) $(O)/libarmvm.a
 	$(call echo_cmd,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -ljansson
 
 # unit tests link everything but the programs' main()s
-lib_obj := $(rpc_obj) $(core_obj) $(client_obj) \
-	$(filter-out $(O)/obj/src/daemon/main.o,$(daemon_obj))
+lib_obj := $(rpc_obj) $(core_obj) $(client_obj) $(daemon_obj)
 
 TEST_CFLAGS := $(filter-out -MMD -MP,$(CFLAGS))
 

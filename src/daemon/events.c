@@ -6,7 +6,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/events.h"
-#include "daemon/server.h"
+#include "rpc/server.h"
 
 struct subscriber {
 	struct subscriber *next;

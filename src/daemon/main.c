@@ -10,15 +10,14 @@
 
 #include "daemon/daemon.h"
 #include "daemon/events.h"
-#include "daemon/server.h"
+#include "rpc/server.h"
 #include "daemon/state.h"
+#include "daemon/adopt.h"
+#include "daemon/main.h"
 #include "daemon/systemd.h"
-#include "rpc/methods.h"
+#include "daemon/api.h"
 #include "util/fs.h"
 #include "util/log.h"
-#if ARMVMD_KVM
-#include "vm/worker.h"
-#endif
 
 static void usage(FILE *f)
 {
@@ -64,7 +63,7 @@ static void notify_status(struct ev_loop *loop, ev_timer *t, int revents)
 	sd_notifyf("STATUS=%u VMs, %u running", n, running);
 }
 
-int main(int argc, char **argv)
+int daemon_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -73,8 +72,6 @@ int main(int argc, char **argv)
 		{ "runtime-dir", required_argument, NULL, 'r' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "group", required_argument, NULL, 'g' },
-		{ "worker", required_argument, NULL, 'W' },
-		{ "status-fd", required_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -85,8 +82,6 @@ int main(int argc, char **argv)
 	const char *group = "armvm";
 	ev_timer status_timer;
 	int listen_fd;
-	const char *worker_dir = NULL;
-	int status_fd = -1;
 	ssize_t n;
 	struct daemon d = { .log_level = LOG_INFO };
 	struct server srv = { .listen_fd = -1 };
@@ -105,12 +100,6 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			runtime_dir = optarg;
-			break;
-		case 'W':
-			worker_dir = optarg;
-			break;
-		case 'S':
-			status_fd = atoi(optarg);
 			break;
 		case 's':
 			socket_path = optarg;
@@ -140,15 +129,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "armvmd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
-	}
-	if (worker_dir) {
-#if ARMVMD_KVM
-		return worker_main(worker_dir, status_fd);
-#else
-		fprintf(stderr, "armvmd: this build has no KVM support for "
-			"--worker (status fd %d)\n", status_fd);
-		return 2;
-#endif
 	}
 	if (!socket_path || !*socket_path)
 		socket_path = ARMVM_DEFAULT_SOCKET;

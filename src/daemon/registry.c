@@ -18,12 +18,12 @@
 #include "arm64/hostinfo.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
-#include "daemon/server.h"
+#include "rpc/server.h"
 #include "daemon/state.h"
 #include "daemon/watch.h"
 #include "libarmvm.h"
 #include "util/fs.h"
-#include "vm/worker.h"
+#include "rpc/worker_proto.h"
 
 static const char *const state_names[] = {
 	[VM_CREATING] = "creating",

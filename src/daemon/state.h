@@ -17,7 +17,4 @@ void state_forget(struct vm_entry *e);
 /* Load every definition into the registry (state stopped). */
 int state_load(struct daemon *d);
 
-/* Re-adopt the workers a previous daemon left running, then autostart. */
-void restore_workers(struct daemon *d);
-
 #endif

@@ -14,7 +14,7 @@
 #include <linux/kvm.h>
 
 #include "arm64/plan.h"
-#include "daemon/server.h"
+#include "rpc/server.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
 #include "vm/vm.h"

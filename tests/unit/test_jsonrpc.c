@@ -11,8 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/server.h"
-#include "rpc/methods.h"
+#include "rpc/server.h"
+#include "daemon/api.h"
 #include "rpc/rpc.h"
 
 static const struct rpc_param echo_params[] = {

@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon/server.h"
+#include "rpc/server.h"
 #include "util/fs.h"
 #include "util/log.h"
 

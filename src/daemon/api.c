@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The daemon's method table: every method armvmd answers, as data. */
-#include "rpc/methods.h"
+#include "daemon/api.h"
 
 static const struct rpc_method *const method_list[] = {
 	&rpc_host_info,

@@ -7,7 +7,7 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/watch.h"
-#include "rpc/methods.h"
+#include "daemon/api.h"
 
 static const struct rpc_param subscribe_params[] = {
 	{ "vm", RPC_T_STRING, false, "only this VM's events (default: all VMs)" },

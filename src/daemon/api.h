@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef ARMVMD_RPC_METHODS_H
-#define ARMVMD_RPC_METHODS_H
+#ifndef ARMVMD_API_H
+#define ARMVMD_API_H
 
 #include "rpc/rpc.h"
 

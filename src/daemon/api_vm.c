@@ -11,7 +11,7 @@
 #include "arm64/hostinfo.h"
 #include "daemon/daemon.h"
 #include "daemon/state.h"
-#include "rpc/methods.h"
+#include "daemon/api.h"
 #include "util/jsonutil.h"
 
 /* workers answer at once; a loaded host may still take its time */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* host.* methods: what this host's KVM can do for arm64 guests. */
 #include "arm64/hostinfo.h"
-#include "rpc/methods.h"
+#include "daemon/api.h"
 
 static int host_info_handler(struct rpc_call *call, json_t *params,
 			     json_t **result)
