@@ -3,7 +3,11 @@
 #   make            build for this machine (build/native or build/aarch64);
 #                   on x86_64 also cross-build static aarch64 binaries
 #   make deps       install Debian packages and fetch kernels (as root)
-#   make check      build + unit tests + emulated arm64 KVM host tests
+#   make check      build + unit tests (also under ASan+UBSan) + a short
+#                   fuzz pass + emulated arm64 KVM host tests
+#   make asan       native ASan+UBSan build into build/asan
+#   make fuzz       every libFuzzer target (tests/fuzz/) for FUZZ_S seconds
+#                   each; by default 10 million runs or 10 minutes
 #   make demo       boot the emulated arm64 host and show armvmd working
 #   make bench      benchmarks against the KVM floor (docs/PERFORMANCE.md)
 #   make matrix     every host x guest address-space combination, with a
@@ -21,9 +25,12 @@ CROSS   ?= aarch64-linux-gnu-
 SYSROOT := $(CACHE)/sysroot-arm64
 
 SUBMAKE = $(MAKE) --no-print-directory -f mk/build.mk V=$(V) WERROR=$(WERROR)
+FUZZMAKE = $(MAKE) --no-print-directory -f mk/fuzz.mk V=$(V) WERROR=$(WERROR) \
+	CC=$(or $(CC_FUZZ),clang)
+FUZZ_S  ?=
 
 .PHONY: all native aarch64 deps ensure-deps check unit hosttest demo install clean \
-	distclean matrix
+	distclean matrix asan fuzz fuzz-build
 
 ifeq ($(MACHINE),aarch64)
 all: aarch64
@@ -45,6 +52,18 @@ endif
 deps:
 	CACHE=$(CACHE) scripts/deps
 
+# the native build again with ASan and UBSan (gcc's; any report aborts)
+asan:
+	+@$(SUBMAKE) O=build/asan TARGET=native CC=$(or $(CC_NATIVE),gcc) SAN=1 \
+		KVM=$(if $(filter aarch64,$(MACHINE)),1,0)
+
+# libFuzzer targets (clang), build/fuzz/fuzz_*; tests/fuzz/run runs them
+fuzz-build:
+	+@$(FUZZMAKE) O=build/fuzz
+
+fuzz: fuzz-build
+	@tests/fuzz/run $(if $(FUZZ_S),--seconds $(FUZZ_S),--seconds 600 --runs 10000000)
+
 unit: all
 	@tests/unit/run
 
@@ -61,6 +80,8 @@ ensure-deps:
 
 check: ensure-deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz-build
 	@tests/check
 
 demo: ensure-deps
@@ -74,7 +95,7 @@ install: all
 		PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) install
 
 clean:
-	rm -rf build/native build/aarch64 build/host
+	rm -rf build/native build/aarch64 build/host build/asan build/fuzz
 
 distclean:
 	rm -rf build

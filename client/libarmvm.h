@@ -24,7 +24,7 @@ enum armvm_error_code {
 	ARMVM_E_INVALID_PARAMS	= -32602,	/* data: {"param":..,"reason":..} */
 	ARMVM_E_INTERNAL	= -32603,
 	ARMVM_E_NO_KVM		= -32000,	/* host has no usable arm64 KVM */
-	ARMVM_E_TOO_LARGE	= -32001,	/* request line over the cap; connection closed */
+	ARMVM_E_TOO_LARGE	= -32001,	/* request line (closed) or answer over a cap; data.limit, data.max */
 	ARMVM_E_NO_VM		= -32002,	/* no VM of that name */
 	ARMVM_E_STATE		= -32003,	/* call invalid in the VM's state; data.state */
 	ARMVM_E_IPA		= -32004,	/* address space impossible; data.needed_bits.. */
@@ -32,6 +32,8 @@ enum armvm_error_code {
 	ARMVM_E_IMAGE		= -32006,	/* a boot image is malformed */
 	ARMVM_E_EXISTS		= -32007,	/* a VM of that name exists */
 	ARMVM_E_RESOURCE	= -32008,	/* out of memory, fds, processes */
+	ARMVM_E_LIMIT		= -32009,	/* a bound of armvmd reached (clients, output, subscriptions..); data.limit, data.max */
+	ARMVM_E_TIMEOUT		= -32010,	/* a VM's worker did not answer in time; data.method, data.timeout_s */
 };
 
 struct armvm;

@@ -2,11 +2,15 @@
 # TARGET=native|aarch64, KVM=1 builds the arm64 KVM parts (src/vm,
 # src/devices, KVM probes), STATIC=1 links statically, SYSROOT= holds the
 # arm64 libraries unpacked from Debian packages for the cross build.
+# SAN=1 builds everything with AddressSanitizer and UndefinedBehavior-
+# Sanitizer (native only: the static aarch64 build cannot carry them);
+# any report aborts, UBSan's included.
 
 O       ?= build/native
 TARGET  ?= native
 KVM     ?= 0
 STATIC  ?= 0
+SAN     ?= 0
 V       ?= 0
 WERROR  ?= 0
 PREFIX  ?= /usr/local
@@ -28,12 +32,22 @@ WARN += -Werror
 endif
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0)
+ifeq ($(SAN),1)
+CFLAGS  ?= -O1 -g
+endif
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -Isrc -Iclient \
 	-DARMVMD_VERSION=\"$(VERSION)\" \
 	-DARMVMD_KVM=$(KVM)
 LIBS3P  := -lfdt -lz -ljansson -lev
 SYSLIBS := -lm -lpthread
+
+ifeq ($(SAN),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+CFLAGS  += $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+endif
 
 ifneq ($(SYSROOT),)
 CFLAGS  += -isystem $(SYSROOT)/usr/include

@@ -594,3 +594,40 @@ int fdt_build(const struct fdt_params *p, void *buf, size_t size,
 	TRY(c, fdt_finish(buf), "finish");
 	return 0;
 }
+
+int fdt_patch_user(const void *user, size_t len, void *buf, size_t size,
+		   const char *cmdline, uint64_t initrd_base, uint64_t initrd_size,
+		   char *msg, size_t msglen)
+{
+	struct fdt_ctx ctx = { .msg = msg, .msglen = msglen };
+	struct fdt_ctx *c = &ctx;
+	int chosen;
+
+	if (msg && msglen)
+		msg[0] = '\0';
+	if (!user || !buf)
+		return bad_param(c, "no device tree or no buffer");
+	if (len < sizeof(struct fdt_header) || len > INT_MAX || size > INT_MAX)
+		return bad_param(c, "a %zu byte device tree into %zu bytes", len, size);
+	if (initrd_size && initrd_base + initrd_size < initrd_base)
+		return bad_param(c, "initrd wraps around the address space");
+	/* the file may have changed since the plan looked at it */
+	TRY(c, fdt_check_full(user, len), "check");
+	TRY(c, fdt_open_into(user, buf, (int)size), "open into %zu bytes", size);
+	chosen = fdt_path_offset(buf, "/chosen");
+	if (chosen == -FDT_ERR_NOTFOUND)
+		chosen = fdt_add_subnode(buf, 0, "chosen");
+	TRY(c, chosen, "node /chosen");
+	if (cmdline && cmdline[0])
+		TRY(c, fdt_setprop_string(buf, chosen, "bootargs", cmdline),
+		    "property bootargs");
+	if (initrd_size) {
+		TRY(c, fdt_setprop_u64(buf, chosen, "linux,initrd-start", initrd_base),
+		    "property linux,initrd-start");
+		TRY(c, fdt_setprop_u64(buf, chosen, "linux,initrd-end",
+				       initrd_base + initrd_size),
+		    "property linux,initrd-end");
+	}
+	TRY(c, fdt_pack(buf), "pack");
+	return 0;
+}

@@ -34,4 +34,16 @@ struct fdt_params {
 int fdt_build(const struct fdt_params *p, void *buf, size_t size,
 	      char *msg, size_t msglen);
 
+/*
+ * A user-supplied device tree (len bytes at user, checked in full here)
+ * opened into buf (size bytes) with /chosen made when missing and given
+ * bootargs (unless cmdline is empty) and linux,initrd-start/-end (when
+ * initrd_size is not 0), then packed.  The rest of the tree, /memory
+ * included, is the user's.  Returns 0 or a negative libfdt error after
+ * writing what failed into msg.
+ */
+int fdt_patch_user(const void *user, size_t len, void *buf, size_t size,
+		   const char *cmdline, uint64_t initrd_base, uint64_t initrd_size,
+		   char *msg, size_t msglen);
+
 #endif

@@ -242,14 +242,18 @@ int image_parse_zimage(const void *buf, size_t len, struct image_info *info,
  * First guess at the output size: the gzip trailer's ISIZE (the length
  * mod 2^32) when it is plausible, else four times the input.  One byte
  * more than the guess, so that a right guess ends without a realloc.
+ * Deflate expands at most 1032 to 1: a larger ISIZE is not believed (a
+ * few bytes of file would otherwise reserve up to the limit).
  */
+#define DEFLATE_MAX_RATIO	1032
+
 static size_t first_capacity(const unsigned char *p, size_t len, size_t limit)
 {
 	size_t cap = 0;
 
 	if (len >= 18)
 		cap = (size_t)get_le32(p + len - 4) + 1;
-	if (cap <= 1 || cap > limit)
+	if (cap <= 1 || cap > limit || cap / DEFLATE_MAX_RATIO > len)
 		cap = len <= limit / 4 ? len * 4 : limit;
 	if (cap < 65536)
 		cap = limit < 65536 ? limit : 65536;

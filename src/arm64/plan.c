@@ -81,10 +81,12 @@ static int parse_banks(json_t *memory, struct vm_config *cfg,
 		if (!json_is_string(v) ||
 		    layout_parse_bank(json_string_value(v), &cfg->banks[i],
 				      msg, sizeof(msg)) < 0) {
+			/* list may hold the only reference to v: no v below */
+			if (!json_is_string(v))
+				snprintf(msg, sizeof(msg), "not a string");
 			json_decref(list);
 			return plan_fail(err, ARMVM_E_INVALID_PARAMS,
-					 "memory bank %zu: %s", i,
-					 json_is_string(v) ? msg : "not a string");
+					 "memory bank %zu: %s", i, msg);
 		}
 		cfg->nbanks++;
 	}

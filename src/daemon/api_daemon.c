@@ -44,8 +44,10 @@ static int m_subscribe(struct rpc_call *call, json_t *params, json_t **result)
 	if (vm && !registry_find(d, vm))
 		return rpc_fail(call, ARMVM_E_NO_VM, json_pack("{s:s}", "name", vm),
 				"no VM named '%s'", vm);
-	if (events_subscribe(d, call->conn, vm, mask) < 0)
-		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
+	int r = events_subscribe(d, call->conn, vm, mask);
+
+	if (r < 0)
+		return events_subscribe_fail(call, d, r);
 	if (mask & EVENT_CONSOLE)
 		for (struct vm_entry *e = d->vms; e; e = e->next)
 			watch_console_update(e);
@@ -71,6 +73,7 @@ static int m_daemon_info(struct rpc_call *call, json_t *params, json_t **result)
 		"state_dir", d->state_dir, "runtime_dir", d->runtime_dir,
 		"uptime", (json_int_t)(time(NULL) - d->started),
 		"vms", states, "state_problems", d->state_problems);
+	json_object_set_new(*result, "limits", limits_to_json(&d->limits));
 	return 0;
 }
 

@@ -10,12 +10,13 @@
 
 #include "arm64/hostinfo.h"
 #include "daemon/daemon.h"
-#include "daemon/state.h"
 #include "daemon/api.h"
+#include "daemon/jobs.h"
+#include "daemon/watch.h"
+#include "rpc/server.h"
+#include "rpc/worker_proto.h"
 #include "util/jsonutil.h"
 
-/* workers answer at once; a loaded host may still take its time */
-#define WORKER_TIMEOUT_MS 15000
 
 static const struct rpc_param create_params[] = {
 	{ "name", RPC_T_STRING, false, "VM name ([A-Za-z0-9_.-], generated when absent)" },
@@ -73,7 +74,7 @@ static int check_policies(struct rpc_call *call, json_t *params)
 	for (unsigned i = 0; i < 2; i++) {
 		const char *v = json_string_value(json_object_get(params, keys[i]));
 
-		if (v && strcmp(v, "stop") && strcmp(v, "restart") && strcmp(v, "destroy"))
+		if (json_object_get(params, keys[i]) && !worker_policy_valid(v))
 			return rpc_fail(call, ARMVM_E_INVALID_PARAMS,
 					json_pack("{s:s, s:s}", "param", keys[i],
 						  "reason", "not stop, restart or destroy"),
@@ -87,40 +88,6 @@ static const struct rpc_param console_params[] = {
 	{ "bytes", RPC_T_INT, false, "at most this many recent bytes (default 16384)" },
 	{ NULL },
 };
-
-static json_t *hexstr(uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-	return json_string(buf);
-}
-
-json_t *vm_entry_json(struct vm_entry *e)
-{
-	json_t *o = json_pack("{s:s, s:s, s:s}", "name", e->name,
-			      "state", vm_state_name(e->state), "reason", e->reason);
-	char path[PATH_MAX + 16];
-
-	if (e->pid)
-		json_object_set_new(o, "pid", json_integer(e->pid));
-	if (e->plan) {
-		json_object_set_new(o, "ipa_bits", json_integer(e->plan->ipa.bits));
-		json_object_set_new(o, "ipa_reason", json_string(e->plan->ipa.reason));
-		json_object_set_new(o, "highest_address", hexstr(e->plan->ipa.highest_address));
-		json_object_set_new(o, "vcpus", json_integer(e->plan->cfg.vcpus));
-		json_object_set_new(o, "arch", json_string(
-			e->plan->cfg.arch == GUEST_AARCH32 ? "aarch32" : "aarch64"));
-	}
-	snprintf(path, sizeof(path), "%s/console.log", e->dir);
-	json_object_set_new(o, "console_log", json_string(path));
-	snprintf(path, sizeof(path), "%s/console.sock", e->dir);
-	json_object_set_new(o, "console_socket", json_string(path));
-	snprintf(path, sizeof(path), "%s/worker.log", e->dir);
-	json_object_set_new(o, "worker_log", json_string(path));
-	json_object_set_new(o, "created_at", json_integer(e->created_at));
-	return o;
-}
 
 /* The VM named in params, if the method may be called in its state. */
 static struct vm_entry *lookup(struct rpc_call *call, json_t *params)
@@ -156,33 +123,266 @@ static int require_kvm(struct rpc_call *call)
 	return 0;
 }
 
-static int plan_or_fail(struct rpc_call *call, json_t *params, struct vm_plan *plan)
-{
-	struct plan_host host;
-	struct layout_error err;
+/* ---- calls to a worker, answered when it answers ---- */
 
-	registry_plan_host(&host);
-	if (plan_build(params, &host, plan, &err) < 0)
-		return rpc_fail(call, err.code, plan_error_data(&err), "%s", err.message);
+struct wcall {
+	struct rpc_call *call;
+	struct vm_entry *e;
+	const char *method;
+	enum vm_state state;		/* on success, unless keep_state */
+	bool keep_state;
+	char reason[64];
+};
+
+/* Fail a deferred call with why the worker did not do it. */
+static void fail_worker_call(struct rpc_call *call, struct vm_entry *e, const char *method,
+			     const struct rpc_link_error *err)
+{
+	if (err->timed_out)
+		rpc_deferred_fail(call, ARMVM_E_TIMEOUT,
+				  json_pack("{s:s, s:s, s:f}", "name", e->name, "method", method,
+					    "timeout_s", registry_worker_timeout(e->d)),
+				  "the worker of VM '%s' did not answer %s within %g s; "
+				  "the VM is marked unresponsive", e->name, method,
+				  registry_worker_timeout(e->d));
+	else if (err->closed)
+		rpc_deferred_fail(call, ARMVM_E_INTERNAL,
+				  json_pack("{s:s, s:s}", "name", e->name, "method", method),
+				  "the worker of VM '%s' went away before answering %s",
+				  e->name, method);
+	else
+		rpc_deferred_fail(call, err->code ? err->code : ARMVM_E_INTERNAL,
+				  err->data ? json_incref(err->data) : NULL,
+				  "the worker of VM '%s' refused %s: %s", e->name, method,
+				  err->message);
+}
+
+static void wcall_done(void *arg, json_t *result, const struct rpc_link_error *err)
+{
+	struct wcall *w = arg;
+
+	if (err) {
+		fail_worker_call(w->call, w->e, w->method, err);
+	} else {
+		if (!w->keep_state)
+			registry_set_state(w->e, w->state, w->reason);
+		rpc_deferred_reply(w->call, vm_entry_json(w->e));
+	}
+	free(w);
+}
+
+/* Send method to e's worker; the call is answered with e's state when the
+ * worker has done it (moving e to state), or with why not. */
+static int worker_op(struct rpc_call *call, struct vm_entry *e, const char *method,
+		     json_t *wparams, int state, const char *reason)
+{
+	struct wcall *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
+	w->e = e;
+	w->method = method;
+	w->keep_state = state < 0;
+	w->state = state < 0 ? e->state : (enum vm_state)state;
+	snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
+	w->call = rpc_defer(call);
+	r = w->call ? watch_call(e, method, wparams, wcall_done, w) : -ENOMEM;
+	if (r < 0) {
+		if (w->call)
+			rpc_deferred_fail(w->call, ARMVM_E_INTERNAL, NULL,
+					  "no link to the worker of VM '%s': %s", e->name,
+					  strerror(-r));
+		free(w);
+		return RPC_DEFERRED;
+	}
+	return RPC_DEFERRED;
+}
+
+/* ---- admission: how many VMs and how much guest memory ---- */
+
+static uint64_t plan_memory(const struct vm_plan *p)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; p && i < p->cfg.nbanks; i++)
+		sum += p->cfg.banks[i].size;
+	return sum;
+}
+
+static uint64_t host_memory(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kb = 0;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+static bool has_worker(const struct vm_entry *e)
+{
+	return e->pid || e->state == VM_CREATING;
+}
+
+/* May one more VM of uid exist? */
+static int admit_count(struct rpc_call *call, struct daemon *d, uid_t uid)
+{
+	const struct armvmd_limits *l = &d->limits;
+	unsigned all = 0, mine = 0;
+
+	for (struct vm_entry *e = d->vms; e; e = e->next) {
+		all++;
+		mine += e->owner == uid;
+	}
+	if (l->max_vms && all >= l->max_vms)
+		return rpc_fail(call, ARMVM_E_RESOURCE,
+				json_pack("{s:s, s:I, s:I}", "limit", "max-vms",
+					  "max", (json_int_t)l->max_vms, "in_use", (json_int_t)all),
+				"this daemon holds %u VMs, its limit (max-vms)", all);
+	if (l->max_vms_per_uid && mine >= l->max_vms_per_uid)
+		return rpc_fail(call, ARMVM_E_RESOURCE,
+				json_pack("{s:s, s:I, s:I, s:i}", "limit", "max-vms-per-uid",
+					  "max", (json_int_t)l->max_vms_per_uid,
+					  "in_use", (json_int_t)mine, "uid", (int)uid),
+				"uid %d has %u VMs, its limit (max-vms-per-uid)", (int)uid, mine);
 	return 0;
+}
+
+/* May self, of uid, run with mem bytes of guest RAM besides the others? */
+static int admit_memory(struct rpc_call *call, struct daemon *d, const struct vm_entry *self,
+			uid_t uid, uint64_t mem)
+{
+	const struct armvmd_limits *l = &d->limits;
+	uint64_t all = 0, mine = 0;
+	uint64_t max_all = l->max_guest_mem, max_mine = l->max_guest_mem_per_uid;
+
+	if (!max_all)
+		max_all = (uint64_t)((double)host_memory() * (l->overcommit > 0 ? l->overcommit : 1.));
+	if (!max_mine)
+		max_mine = max_all;
+	for (struct vm_entry *e = d->vms; e; e = e->next) {
+		uint64_t m;
+
+		if (e == self || !has_worker(e))
+			continue;
+		m = plan_memory(e->plan);
+		all += m;
+		if (e->owner == uid)
+			mine += m;
+	}
+	if (max_all && all + mem > max_all)
+		return rpc_fail(call, ARMVM_E_RESOURCE,
+				json_pack("{s:s, s:I, s:I, s:I}", "limit", "max-guest-mem",
+					  "max", (json_int_t)max_all, "in_use", (json_int_t)all,
+					  "requested", (json_int_t)mem),
+				"%llu MiB of guest RAM would exceed this host's limit of %llu MiB "
+				"(%llu MiB in use; max-guest-mem, overcommit)",
+				(unsigned long long)(mem >> 20), (unsigned long long)(max_all >> 20),
+				(unsigned long long)(all >> 20));
+	if (max_mine && mine + mem > max_mine)
+		return rpc_fail(call, ARMVM_E_RESOURCE,
+				json_pack("{s:s, s:I, s:I, s:I, s:i}", "limit", "max-guest-mem-per-uid",
+					  "max", (json_int_t)max_mine, "in_use", (json_int_t)mine,
+					  "requested", (json_int_t)mem, "uid", (int)uid),
+				"%llu MiB of guest RAM would exceed uid %d's limit of %llu MiB "
+				"(%llu MiB in use; max-guest-mem-per-uid)",
+				(unsigned long long)(mem >> 20), (int)uid,
+				(unsigned long long)(max_mine >> 20), (unsigned long long)(mine >> 20));
+	return 0;
+}
+
+static uid_t caller_uid(struct rpc_call *call)
+{
+	pid_t pid = -1;
+	uid_t uid = 0;
+
+	if (call->conn)
+		server_peer(call->conn, &pid, &uid);
+	return uid;
+}
+
+/* ---- planning, off the loop (registry_plan) ---- */
+
+static void layout_done(struct daemon *d, void *arg, int r, struct vm_plan *plan,
+			const struct layout_error *err)
+{
+	struct rpc_call *call = arg;
+
+	if (r < 0)
+		rpc_deferred_fail(call, err->code, plan_error_data(err), "%s", err->message);
+	else
+		rpc_deferred_reply(call, plan_to_json(plan));
+	free(plan);
 }
 
 static int m_layout(struct rpc_call *call, json_t *params, json_t **result)
 {
-	struct vm_plan *plan;
+	struct rpc_call *deferred;
 
 	if (require_kvm(call) < 0 || check_policies(call, params) < 0)
 		return -1;
-	plan = calloc(1, sizeof(*plan));
-	if (!plan)
+	deferred = rpc_defer(call);
+	if (!deferred)
 		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
-	if (plan_or_fail(call, params, plan) < 0) {
+	if (registry_plan(call->ctx, params, layout_done, deferred) < 0)
+		rpc_deferred_fail(deferred, ARMVM_E_RESOURCE, NULL, "out of memory");
+	return RPC_DEFERRED;
+}
+
+struct create_ctx {
+	char name[64];
+	unsigned long serial;		/* the entry reserved meanwhile */
+};
+
+/* vm.create's plan is built: admit, spawn, or refuse and forget. */
+static void create_planned(struct daemon *d, void *arg, int r, struct vm_plan *plan,
+			   const struct layout_error *err)
+{
+	struct create_ctx *c = arg;
+	struct vm_entry *e = registry_find_serial(d, c->name, c->serial);
+	struct rpc_call *call;
+	char msg[256];
+
+	free(c);
+	if (!e || !e->pending) {	/* destroyed meanwhile: answered then */
 		free(plan);
-		return -1;
+		return;
 	}
-	*result = plan_to_json(plan);
-	free(plan);
-	return 0;
+	call = e->pending;
+	e->pending = NULL;
+	if (r < 0) {
+		rpc_deferred_fail(call, err->code, plan_error_data(err), "%s", err->message);
+		registry_remove(e);
+		return;
+	}
+	free(e->plan);
+	e->plan = plan;
+	if (admit_memory(call, d, e, e->owner, plan_memory(e->plan)) < 0) {
+		/* the refusal is in call already: send it as it is */
+		json_t *data = call->err_data;
+		char why[sizeof(call->err_message)];
+
+		call->err_data = NULL;
+		snprintf(why, sizeof(why), "%s", call->err_message);
+		rpc_deferred_fail(call, call->err_code, data, "%s", why);
+		call = NULL;
+	} else {
+		registry_remove_dir(e);	/* leftovers of an earlier VM of that name */
+		if (registry_spawn(e, msg, sizeof(msg)) < 0) {
+			rpc_deferred_fail(call, ARMVM_E_RESOURCE, NULL, "%s", msg);
+			call = NULL;
+		}
+	}
+	if (!call) {
+		registry_remove(e);
+		return;
+	}
+	e->pending = call;
 }
 
 static int m_create(struct rpc_call *call, json_t *params, json_t **result)
@@ -190,9 +390,10 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	struct daemon *d = call->ctx;
 	const char *name = json_string_value(json_object_get(params, "name"));
 	json_t *start = json_object_get(params, "start");
-	char gen[64], msg[256];
+	uid_t uid = caller_uid(call);
+	char gen[64];
 	struct vm_entry *e;
-	struct vm_plan *plan;
+	struct create_ctx *c;
 	json_t *spec;
 	struct timespec t0_mono, t0_real;	/* arrival, for the boot timer */
 
@@ -213,37 +414,40 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	if (registry_find(d, name))
 		return rpc_fail(call, ARMVM_E_EXISTS, json_pack("{s:s}", "name", name),
 				"a VM named '%s' exists", name);
+	if (admit_count(call, d, uid) < 0)
+		return -1;
 
-	/* the whole plan is checked before anything exists */
 	spec = json_deep_copy(params);
 	json_object_set_new(spec, "name", json_string(name));
 	json_object_del(spec, "start");
-	plan = calloc(1, sizeof(*plan));
-	if (!plan || plan_or_fail(call, spec, plan) < 0) {
-		if (!plan)
-			rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
-		free(plan);
-		json_decref(spec);
-		return -1;
-	}
-	e = registry_add(d, name);
+	/* the name is taken from now on; the plan is checked before any
+	 * process exists, off the loop */
+	c = calloc(1, sizeof(*c));
+	e = c && spec ? registry_add(d, name) : NULL;
 	if (!e) {
-		free(plan);
+		free(c);
 		json_decref(spec);
 		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
 	}
 	e->params = spec;
-	e->plan = plan;
+	e->owner = uid;
+	e->state = VM_CREATING;
+	snprintf(e->reason, sizeof(e->reason), "planning its address space");
 	registry_audit(call, "vm.create", e->name);
 	e->start_when_ready = !start || json_is_true(start);
 	e->start_req_mono = t0_mono;
 	e->start_req_real = t0_real;
-	registry_remove_dir(e->dir);	/* leftovers of an earlier VM of that name */
-	if (registry_spawn(e, msg, sizeof(msg)) < 0) {
-		registry_remove(e);
-		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "%s", msg);
-	}
+	snprintf(c->name, sizeof(c->name), "%s", e->name);
+	c->serial = e->serial;
 	e->pending = rpc_defer(call);
+	if (!e->pending || registry_plan(d, spec, create_planned, c) < 0) {
+		free(c);
+		if (e->pending) {
+			rpc_deferred_fail(e->pending, ARMVM_E_RESOURCE, NULL, "out of memory");
+			e->pending = NULL;
+		}
+		registry_remove(e);
+	}
 	return RPC_DEFERRED;
 }
 
@@ -251,7 +455,7 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct vm_entry *e = lookup(call, params);
 	char msg[256];
-	json_t *res = NULL;
+	json_t *sp;
 	int r;
 
 	if (!e || require_kvm(call) < 0)
@@ -259,20 +463,15 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 	registry_audit(call, "vm.start", e->name);
 	registry_note_start_request(e);
 	if (e->state == VM_CREATED) {
-		json_t *sp = registry_start_params(e);
-
-		r = registry_worker_call(e, "worker.start", sp, &res, WORKER_TIMEOUT_MS);
+		sp = registry_start_params(e);
+		r = worker_op(call, e, WORKER_M_START, sp, VM_RUNNING, "started");
 		json_decref(sp);
-		json_decref(res);
-		if (r != ARMVM_OK)
-			return rpc_fail(call, ARMVM_E_INTERNAL, NULL,
-					"the worker of VM '%s' did not start it: %s",
-					e->name, armvm_strerror(r, NULL));
-		registry_set_state(e, VM_RUNNING, "started");
-		*result = vm_entry_json(e);
-		return 0;
+		return r;
 	}
-	/* stopped or crashed: a fresh worker sets the VM up again */
+	/* stopped or crashed: a fresh worker sets the VM up again (and
+	 * plans again itself: a definition that no longer plans fails there) */
+	if (admit_memory(call, e->d, e, e->owner, plan_memory(e->plan)) < 0)
+		return -1;
 	e->start_when_ready = true;
 	if (registry_spawn(e, msg, sizeof(msg)) < 0)
 		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "%s", msg);
@@ -280,51 +479,76 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 	return RPC_DEFERRED;
 }
 
+static double kill_grace(const struct daemon *d)
+{
+	return d->limits.kill_grace_s > 0 ? d->limits.kill_grace_s : 2.;
+}
+
+/* Stop now: the worker is told, and killed if it has not ended in time. */
+static void force_stop(struct vm_entry *e)
+{
+	json_t *wp = json_pack("{s:b}", "force", 1);
+
+	if (watch_call(e, WORKER_M_STOP, wp, NULL, NULL) < 0)
+		registry_kill(e, 0);
+	else
+		registry_kill(e, kill_grace(e->d));
+	json_decref(wp);
+}
+
+static void graceful_done(void *arg, json_t *result, const struct rpc_link_error *err)
+{
+	struct vm_entry *e = arg;
+
+	if (!err)
+		return;		/* the guest has the power key; the end answers */
+	log_warn("VM %s: graceful stop failed (%s): forcing", e->name, err->message);
+	e->graceful_stop = false;
+	if (e->pid)
+		force_stop(e);
+}
+
 static int m_stop(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct vm_entry *e = lookup(call, params);
 	bool force = json_is_true(json_object_get(params, "force"));
-	json_t *res = NULL, *wp;
-	int r;
+	json_t *t = json_object_get(params, "timeout");
+	struct rpc_call *waiter;
+	json_t *wp;
 
 	if (!e || check_policies(call, params) < 0)
 		return -1;
 	registry_audit(call, force ? "vm.stop (forced)" : "vm.stop", e->name);
-	if (!force && e->state != VM_CREATED) {
-		if (e->stopping)
-			return rpc_fail(call, ARMVM_E_STATE,
-					json_pack("{s:s, s:s}", "name", e->name, "state", "stopping"),
-					"VM '%s' is already being stopped", e->name);
-		/* the power key; the answer comes when the worker is gone */
-		wp = json_pack("{s:b}", "force", 0);
-		if (json_object_get(params, "timeout"))
-			json_object_set(wp, "timeout", json_object_get(params, "timeout"));
-		r = registry_worker_call(e, "worker.stop", wp, &res, WORKER_TIMEOUT_MS);
-		json_decref(wp);
-		json_decref(res);
-		if (r == ARMVM_OK) {
-			e->stopping = rpc_defer(call);
-			return RPC_DEFERRED;
-		}
-		log_warn("VM %s: graceful stop failed (%s): forcing", e->name,
-			 armvm_strerror(r, NULL));
+	if (!force && e->state != VM_CREATED && e->graceful_stop)
+		return rpc_fail(call, ARMVM_E_STATE,
+				json_pack("{s:s, s:s}", "name", e->name, "state", "stopping"),
+				"VM '%s' is already being stopped", e->name);
+	/* answered when the worker is gone, whichever way it goes */
+	waiter = rpc_defer(call);
+	if (!waiter || registry_wait_end(e, waiter) < 0) {
+		if (waiter)
+			rpc_deferred_fail(waiter, ARMVM_E_RESOURCE, NULL, "out of memory");
+		return RPC_DEFERRED;
 	}
-	wp = json_pack("{s:b}", "force", 1);
-	r = registry_worker_call(e, "worker.stop", wp, &res, WORKER_TIMEOUT_MS);
+	if (force || e->state == VM_CREATED || e->unresponsive) {
+		force_stop(e);
+		return RPC_DEFERRED;
+	}
+	/* the power key; the worker forces the stop after timeout, and if
+	 * the worker itself is stuck, it is killed a little later */
+	wp = json_pack("{s:b}", "force", 0);
+	if (t)
+		json_object_set(wp, "timeout", t);
+	e->graceful_stop = true;
+	if (watch_call(e, WORKER_M_STOP, wp, graceful_done, e) < 0) {
+		e->graceful_stop = false;
+		force_stop(e);
+	} else {
+		registry_kill(e, (t ? (double)json_integer_value(t) : WORKER_GRACE_DEFAULT_S) +
+			      registry_worker_timeout(e->d) + kill_grace(e->d));
+	}
 	json_decref(wp);
-	json_decref(res);
-	if (r != ARMVM_OK)
-		log_warn("VM %s: worker did not stop on request (%s): killing it",
-			 e->name, armvm_strerror(r, NULL));
-	/* the worker exits by itself after answering; make sure of it */
-	registry_kill(e, r == ARMVM_OK ? 2000 : 0);
-	registry_set_state(e, VM_STOPPED, "forced stop");
-	if (e->stopping) {
-		rpc_deferred_reply(e->stopping, vm_entry_json(e));
-		e->stopping = NULL;
-	}
-	*result = vm_entry_json(e);
-	return 0;
+	return RPC_DEFERRED;
 }
 
 static int m_destroy(struct rpc_call *call, json_t *params, json_t **result)
@@ -346,8 +570,9 @@ static int m_list(struct rpc_call *call, json_t *params, json_t **result)
 	json_t *list = json_array();
 
 	for (struct vm_entry *e = d->vms; e; e = e->next) {
-		json_t *o = json_pack("{s:s, s:s, s:s}", "name", e->name,
-				      "state", vm_state_name(e->state), "reason", e->reason);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "name", e->name,
+				      "state", vm_state_name(e->state), "reason", e->reason,
+				      "unresponsive", e->unresponsive);
 
 		if (e->pid)
 			json_object_set_new(o, "pid", json_integer(e->pid));
@@ -359,52 +584,88 @@ static int m_list(struct rpc_call *call, json_t *params, json_t **result)
 	return 0;
 }
 
-static int m_info(struct rpc_call *call, json_t *params, json_t **result)
+static bool worker_serves(const struct vm_entry *e)
 {
-	struct vm_entry *e = lookup(call, params);
-	json_t *live = NULL;
+	return e->pid && (e->state == VM_RUNNING || e->state == VM_CREATED ||
+			  e->state == VM_PAUSED);
+}
 
-	if (!e)
-		return -1;
-	*result = vm_entry_json(e);
+static json_t *info_json(struct vm_entry *e)
+{
+	json_t *o = vm_entry_json(e);
+
 	if (e->plan)
-		json_object_set_new(*result, "layout", plan_to_json(e->plan));
-	json_object_set_new(*result, "autostart",
+		json_object_set_new(o, "layout", plan_to_json(e->plan));
+	json_object_set_new(o, "autostart",
 			    json_boolean(json_is_true(json_object_get(e->params, "autostart"))));
-	json_object_set_new(*result, "on_poweroff", json_string(
+	json_object_set_new(o, "on_poweroff", json_string(
 		json_string_value(json_object_get(e->params, "on_poweroff")) ?: "stop"));
-	json_object_set_new(*result, "on_reboot", json_string(
+	json_object_set_new(o, "on_reboot", json_string(
 		json_string_value(json_object_get(e->params, "on_reboot")) ?: "restart"));
-	if (e->pid && (e->state == VM_RUNNING || e->state == VM_CREATED ||
-		       e->state == VM_PAUSED)) {
-		if (registry_worker_call(e, "worker.info", NULL, &live, WORKER_TIMEOUT_MS) == ARMVM_OK)
-			json_object_set_new(*result, "live", live);
-		else
-			json_object_set_new(*result, "live", json_pack("{s:s}",
-					    "error", "the worker did not answer"));
-	}
+	if (e->pid)
+		json_object_set_new(o, "worker_protocol", json_integer(e->proto));
 	if (e->state == VM_RUNNING) {
 		struct timespec now;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		json_object_set_new(*result, "uptime", json_real(
+		json_object_set_new(o, "uptime", json_real(
 			(double)(now.tv_sec - e->started_at.tv_sec) +
 			(now.tv_nsec - e->started_at.tv_nsec) / 1e9));
 	}
+	return o;
+}
+
+static void info_done(void *arg, json_t *live, const struct rpc_link_error *err)
+{
+	struct wcall *w = arg;
+	json_t *o = info_json(w->e);
+
+	json_object_set_new(o, "live", err ? json_pack("{s:s}", "error", err->message)
+					    : json_incref(live));
+	rpc_deferred_reply(w->call, o);
+	free(w);
+}
+
+static int m_info(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct vm_entry *e = lookup(call, params);
+	struct wcall *w;
+
+	if (!e)
+		return -1;
+	w = worker_serves(e) ? calloc(1, sizeof(*w)) : NULL;
+	if (w) {
+		w->e = e;
+		w->call = rpc_defer(call);
+		if (w->call && watch_call(e, WORKER_M_INFO, NULL, info_done, w) == 0)
+			return RPC_DEFERRED;
+		if (w->call) {
+			json_t *o = info_json(e);
+
+			json_object_set_new(o, "live", json_pack("{s:s}", "error",
+					    "no link to the worker"));
+			rpc_deferred_reply(w->call, o);
+		}
+		free(w);
+		return RPC_DEFERRED;
+	}
+	*result = info_json(e);
 	return 0;
 }
 
-/* the tail of the console log, for a VM whose worker is gone */
-static json_t *log_tail(const char *path, json_int_t max)
+/* the tail of the console log, for a VM whose worker is gone: at most max
+ * bytes are read */
+static json_t *log_tail(int dirfd, json_int_t max)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = dirfd < 0 ? -1 : openat(dirfd, "console.log",
+					 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	struct stat st;
 	char *buf;
 	off_t start;
 	ssize_t n;
 	json_t *s;
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
 		return json_pack("{s:s, s:I}", "output", "", "total_bytes", (json_int_t)0);
@@ -418,12 +679,38 @@ static json_t *log_tail(const char *path, json_int_t max)
 	return json_pack("{s:o, s:I}", "output", s, "total_bytes", (json_int_t)st.st_size);
 }
 
+struct console_call {
+	struct rpc_call *call;
+	struct vm_entry *e;
+	json_int_t max, cap;
+};
+
+static json_t *console_from_log(struct vm_entry *e, json_int_t max)
+{
+	return log_tail(vm_dirfd(e), max);
+}
+
+static void console_done(void *arg, json_t *res, const struct rpc_link_error *err)
+{
+	struct console_call *c = arg;
+	json_t *o = err ? console_from_log(c->e, c->max) : json_incref(res);
+
+	if (c->cap)
+		json_object_set_new(o, "max_bytes", json_integer(c->cap));
+	rpc_deferred_reply(c->call, o);
+	free(c);
+}
+
 static int m_console(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct vm_entry *e = lookup(call, params);
+	struct daemon *d = call->ctx;
 	json_t *bytes = json_object_get(params, "bytes");
 	json_int_t max = bytes ? json_integer_value(bytes) : 16384;
-	char path[PATH_MAX + 16];
+	json_int_t cap = d->limits.max_console_bytes ? (json_int_t)d->limits.max_console_bytes
+						     : (json_int_t)1 << 20;
+	struct console_call *c;
+	json_t *p;
 
 	if (!e)
 		return -1;
@@ -431,34 +718,32 @@ static int m_console(struct rpc_call *call, json_t *params, json_t **result)
 		return rpc_fail(call, ARMVM_E_INVALID_PARAMS,
 				json_pack("{s:s, s:s}", "param", "bytes", "reason", "negative"),
 				"bytes must be >= 0");
-	if (e->pid && (e->state == VM_RUNNING || e->state == VM_CREATED ||
-		       e->state == VM_PAUSED)) {
-		json_t *p = json_pack("{s:I}", "bytes", max);
-		int r = registry_worker_call(e, "worker.console", p, result, WORKER_TIMEOUT_MS);
-
+	/* past the cap: the newest cap bytes, and the answer says so */
+	if (max > cap)
+		max = cap;
+	else
+		cap = 0;
+	c = worker_serves(e) ? calloc(1, sizeof(*c)) : NULL;
+	if (c) {
+		c->e = e;
+		c->max = max;
+		c->cap = cap;
+		c->call = rpc_defer(call);
+		p = json_pack("{s:I}", "bytes", max);
+		if (c->call && watch_call(e, WORKER_M_CONSOLE, p, console_done, c) == 0) {
+			json_decref(p);
+			return RPC_DEFERRED;
+		}
 		json_decref(p);
-		if (r == ARMVM_OK)
-			return 0;
+		if (c->call) {
+			rpc_deferred_reply(c->call, console_from_log(e, max));
+		}
+		free(c);
+		return RPC_DEFERRED;
 	}
-	snprintf(path, sizeof(path), "%s/console.log", e->dir);
-	*result = log_tail(path, max);
-	return 0;
-}
-
-/* A worker call whose success moves the VM to state; -1 with the error. */
-static int worker_op(struct rpc_call *call, struct vm_entry *e, const char *method,
-		     json_t *wparams, enum vm_state state, const char *reason,
-		     json_t **result)
-{
-	json_t *res = NULL;
-	int r = registry_worker_call(e, method, wparams, &res, WORKER_TIMEOUT_MS);
-
-	json_decref(res);
-	if (r != ARMVM_OK)
-		return rpc_fail(call, ARMVM_E_INTERNAL, NULL, "the worker of VM '%s': %s: %s",
-				e->name, method, armvm_strerror(r, NULL));
-	registry_set_state(e, state, reason);
-	*result = vm_entry_json(e);
+	*result = console_from_log(e, max);
+	if (cap)
+		json_object_set_new(*result, "max_bytes", json_integer(cap));
 	return 0;
 }
 
@@ -469,7 +754,7 @@ static int m_pause(struct rpc_call *call, json_t *params, json_t **result)
 	if (!e)
 		return -1;
 	registry_audit(call, "vm.pause", e->name);
-	return worker_op(call, e, "worker.pause", NULL, VM_PAUSED, "paused", result);
+	return worker_op(call, e, WORKER_M_PAUSE, NULL, VM_PAUSED, "paused");
 }
 
 static int m_resume(struct rpc_call *call, json_t *params, json_t **result)
@@ -479,7 +764,7 @@ static int m_resume(struct rpc_call *call, json_t *params, json_t **result)
 	if (!e)
 		return -1;
 	registry_audit(call, "vm.resume", e->name);
-	return worker_op(call, e, "worker.resume", NULL, VM_RUNNING, "resumed", result);
+	return worker_op(call, e, WORKER_M_RESUME, NULL, VM_RUNNING, "resumed");
 }
 
 static int m_reboot(struct rpc_call *call, json_t *params, json_t **result)
@@ -496,37 +781,112 @@ static int m_reboot(struct rpc_call *call, json_t *params, json_t **result)
 	if (json_object_get(params, "timeout"))
 		json_object_set(wp, "timeout", json_object_get(params, "timeout"));
 	/* forced: reset in place at once; else the guest shuts down by the
-	 * power key and starts again (the worker reports it as an event) */
-	/* the state stays; the worker's reboot event reports the reset */
-	r = worker_op(call, e, "worker.reboot", wp, e->state, e->reason, result);
+	 * power key and starts again.  The state stays; the worker's reboot
+	 * event reports the reset. */
+	r = worker_op(call, e, WORKER_M_REBOOT, wp, -1, NULL);
 	json_decref(wp);
 	return r;
+}
+
+struct set_call {
+	struct rpc_call *call;
+	json_t *params;			/* the new definition */
+	json_t *live;			/* what the worker is told */
+};
+
+static json_t *set_answer(struct vm_entry *e)
+{
+	json_t *o = vm_entry_json(e);
+
+	json_object_set_new(o, "autostart",
+			    json_boolean(json_is_true(json_object_get(e->params, "autostart"))));
+	return o;
+}
+
+static void set_live_done(void *arg, json_t *res, const struct rpc_link_error *err)
+{
+	struct set_call *c = arg;
+
+	if (err)
+		rpc_deferred_fail(c->call, err->timed_out ? ARMVM_E_TIMEOUT : ARMVM_E_INTERNAL,
+				  NULL, "the definition is saved, but the running worker was "
+				  "not told: %s", err->message);
+	else
+		rpc_deferred_reply(c->call, json_incref(c->live));
+	json_decref(c->live);
+	free(c);
+}
+
+static void set_saved(struct daemon *d, struct vm_entry *e, int err, void *arg)
+{
+	struct set_call *c = arg;
+	json_t *answer;
+
+	if (!e) {
+		rpc_deferred_fail(c->call, ARMVM_E_NO_VM, NULL, "the VM was destroyed meanwhile");
+	} else if (err < 0) {
+		rpc_deferred_fail(c->call, ARMVM_E_RESOURCE,
+				  json_pack("{s:s, s:s}", "name", e->name, "error", strerror(-err)),
+				  "cannot save the definition of VM '%s': %s; nothing changed",
+				  e->name, strerror(-err));
+	} else {
+		json_decref(e->params);
+		e->params = c->params;
+		c->params = NULL;
+		answer = set_answer(e);
+		if (e->pid && json_object_size(c->live)) {
+			json_t *wp = c->live;
+
+			c->live = answer;
+			if (watch_call(e, WORKER_M_SET, wp, set_live_done, c) == 0) {
+				json_decref(wp);
+				return;
+			}
+			json_decref(wp);
+			c->live = NULL;
+			log_warn("VM %s: its worker cannot be told of vm.set", e->name);
+		}
+		rpc_deferred_reply(c->call, answer);
+	}
+	json_decref(c->params);
+	json_decref(c->live);
+	free(c);
 }
 
 static int m_set(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct vm_entry *e = lookup(call, params);
+	struct set_call *c;
 	const char *key;
-	json_t *v, *wp, *res = NULL;
+	json_t *v;
+	int r;
 
 	if (!e || check_policies(call, params) < 0)
 		return -1;
 	registry_audit(call, "vm.set", e->name);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
+	c->params = json_deep_copy(e->params);
 	json_object_foreach(params, key, v)
 		if (strcmp(key, "name"))
-			json_object_set(e->params, key, v);
-	state_save(e);
-	wp = json_deep_copy(params);
-	json_object_del(wp, "name");
-	json_object_del(wp, "autostart");
-	if (e->pid && json_object_size(wp))
-		registry_worker_call(e, "worker.set", wp, &res, WORKER_TIMEOUT_MS);
-	json_decref(wp);
-	json_decref(res);
-	*result = vm_entry_json(e);
-	json_object_set_new(*result, "autostart",
-			    json_boolean(json_is_true(json_object_get(e->params, "autostart"))));
-	return 0;
+			json_object_set(c->params, key, v);
+	c->live = json_deep_copy(params);
+	json_object_del(c->live, "name");
+	json_object_del(c->live, "autostart");
+	c->call = rpc_defer(call);
+	/* the answer waits for the definition to be on disk */
+	r = c->call ? registry_save(e, c->params, set_saved, c) : -ENOMEM;
+	if (r < 0) {
+		if (c->call)
+			rpc_deferred_fail(c->call, ARMVM_E_RESOURCE, NULL,
+					  "cannot save the definition of VM '%s': %s",
+					  e->name, strerror(-r));
+		json_decref(c->params);
+		json_decref(c->live);
+		free(c);
+	}
+	return RPC_DEFERRED;
 }
 
 const struct rpc_method rpc_vm_pause = {

@@ -12,7 +12,9 @@
 #include <jansson.h>
 
 #include "arm64/plan.h"
+#include "rpc/limits.h"
 #include "rpc/rpc.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 /*
@@ -50,11 +52,22 @@ struct vm_link {
 	char buf[4096];
 };
 
+struct rpc_link;
+
+/* a call waiting for the VM's worker to end (vm.stop) */
+struct vm_waiter {
+	struct vm_waiter *next;
+	struct rpc_call *call;
+};
+
 struct vm_entry {
 	struct daemon *d;
 	struct vm_entry *next;
+	unsigned long serial;		/* unique for this daemon: jobs find it by it */
 	char name[64];
-	char dir[PATH_MAX];
+	char dir[PATH_MAX];		/* its runtime directory, for messages and the worker */
+	int dirfd;			/* the same, open (vm_dirfd), or -1 */
+	uid_t owner;			/* who created it (peer uid) */
 	json_t *params;			/* the accepted vm.create parameters */
 	struct vm_plan *plan;
 	enum vm_state state;
@@ -62,16 +75,22 @@ struct vm_entry {
 	pid_t pid;			/* worker, 0 when none */
 	int pidfd;			/* tells when the worker ends */
 	ev_io pid_watcher;
-	struct vm_link events;		/* the worker's worker.event stream */
+	struct rpc_link *link;		/* requests to the worker, its events */
+	int proto;			/* the worker's protocol version */
+	bool unresponsive;		/* a call missed its deadline */
 	struct vm_link console;		/* console lines, while subscribed */
 	ev_io status_watcher;
 	int status_fd;
 	char status_buf[2048];
 	size_t status_len;
-	struct rpc_call *pending;	/* the call waiting for the worker */
-	struct rpc_call *stopping;	/* a vm.stop waiting for the guest */
+	ev_timer kill_timer;		/* a stop that the worker ignores: SIGKILL */
+	bool kill_requested;		/* its end was asked for: not a crash */
+	struct rpc_call *pending;	/* the create/start waiting for the worker */
+	struct vm_waiter *stopping;	/* calls answered when the worker is gone */
+	bool graceful_stop;		/* a power-key stop is under way */
 	bool start_when_ready;
 	bool defined;			/* came up once: keep it if a restart fails */
+	bool adopting;			/* a previous daemon's worker, being taken over */
 	time_t created_at;
 	struct timespec started_at;
 	/* when the last create/start request arrived, for the boot timer */
@@ -79,9 +98,12 @@ struct vm_entry {
 };
 
 struct subscriber;
+struct reaper;
+struct watch_ops;
 
 struct daemon {
 	struct ev_loop *loop;
+	struct armvmd_limits limits;	/* every bound a client meets (limits.h) */
 	char runtime_dir[RUNTIME_DIR_MAX + 1];
 	char state_dir[PATH_MAX];
 	json_t *state_problems;		/* state files set aside, for daemon.info */
@@ -93,24 +115,58 @@ struct daemon {
 	unsigned long next_vm_number;
 	bool have_group;		/* --group exists: VM consoles are shared */
 	gid_t group;			/* with it (root:group, dir 0750, socket 0660) */
+	unsigned long next_serial;	/* of vm_entry */
+	struct reaper *reaping;		/* workers of removed VMs, until they end */
+	const struct watch_ops *watch_ops;	/* how watch.c reports to the registry */
+	unsigned adopting;		/* re-adoptions still waiting for an answer */
+	void (*adopted)(struct daemon *d);	/* called once they are all done */
+	struct jobs *jobs;		/* slow work off the loop (jobs.h) */
+	int state_dirfd;		/* STATE_DIR/vms (state_init), else -1 */
+	int runtime_dirfd;		/* RUNTIME_DIR (runtime_init), else -1 */
+	int vms_dirfd;			/* RUNTIME_DIR/vms (runtime_init), else -1 */
 };
+
+/* e's runtime directory as a directory fd (opened when first needed,
+ * without following a symlink); -1 when it does not exist. */
+static inline int vm_dirfd(struct vm_entry *e)
+{
+	if (e->dirfd < 0)
+		e->dirfd = fs_opendir_at(e->d->vms_dirfd, e->name);
+	return e->dirfd < 0 ? -1 : e->dirfd;
+}
 
 /* registry.c */
 struct vm_entry *registry_find(struct daemon *d, const char *name);
+/* The entry named so if it is still the one with that serial (for work
+ * that finishes after its VM may have been destroyed and re-created). */
+struct vm_entry *registry_find_serial(struct daemon *d, const char *name,
+				      unsigned long serial);
 struct vm_entry *registry_add(struct daemon *d, const char *name);
+/* A definition loaded from the state directory: a stopped VM. */
+void registry_add_defined(struct daemon *d, const char *name, json_t *params,
+			  time_t created_at, uid_t owner);
+/* Take e out and free it; its worker, if any, is killed (not waited for). */
 void registry_remove(struct vm_entry *e);
 /* Forget a VM for good, telling subscribers (state "destroyed"). */
 void registry_destroy(struct vm_entry *e, const char *reason);
 /* Spawn the worker for e (state creating); done() answers e->pending. */
 int registry_spawn(struct vm_entry *e, char *msg, size_t msglen);
-/* Wait grace_ms for the worker to exit, then kill it, and reap it. */
-void registry_kill(struct vm_entry *e, int grace_ms);
-/* Remove a VM's runtime directory and the files in it. */
-void registry_remove_dir(const char *dir);
-/* A blocking call to e's worker.  Returns what armvm_call returns. */
-int registry_worker_call(struct vm_entry *e, const char *method, json_t *params,
-			 json_t **result, int timeout_ms);
+/* End e's worker: SIGKILL after grace_s (0: now) unless it ends by itself.
+ * Nothing waits: the pidfd reports the end. */
+void registry_kill(struct vm_entry *e, double grace_s);
+/* Save a definition (params, not yet e's) off the loop; then(d, e or NULL
+ * when e was destroyed meanwhile, 0 or -errno, arg) on the loop. */
+int registry_save(struct vm_entry *e, json_t *params,
+		  void (*then)(struct daemon *d, struct vm_entry *e, int err, void *arg),
+		  void *arg);
+/* Remove a VM's runtime directory and the files in it (no symlink
+ * followed), closing e->dirfd. */
+void registry_remove_dir(struct vm_entry *e);
+/* Answer call when e's worker has ended (vm.stop). */
+int registry_wait_end(struct vm_entry *e, struct rpc_call *call);
 void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason);
+/* The worker missed a deadline (responsive false) or answered again. */
+void registry_set_responsive(struct vm_entry *e, bool responsive, const char *why);
 struct plan_host;
 void registry_plan_host(struct plan_host *h);
 json_t *vm_entry_json(struct vm_entry *e);
@@ -118,15 +174,20 @@ json_t *vm_entry_json(struct vm_entry *e);
  * that pass that time on (the boot timer measures from it). */
 void registry_note_start_request(struct vm_entry *e);
 json_t *registry_start_params(const struct vm_entry *e);
-/* (Re)compute e->plan from e->params; NULL plan when it no longer builds. */
+/* Plan spec off the loop (a gzip kernel is decompressed for it); then
+ * done(d, arg, 0 or -1, the plan (the callee's to free) or NULL, err). */
+typedef void (*registry_planned_fn)(struct daemon *d, void *arg, int r,
+				    struct vm_plan *plan, const struct layout_error *err);
+int registry_plan(struct daemon *d, json_t *spec, registry_planned_fn done, void *arg);
+/* Recompute e->plan from e->params, off the loop; NULL plan when it no
+ * longer builds. */
 void registry_replan(struct vm_entry *e);
 /* The worker of e ended (wait status, and its own word when known);
  * REGISTRY_STATUS_UNKNOWN: it is gone and nobody knows how (reason says). */
 #define REGISTRY_STATUS_UNKNOWN (-1)
-void registry_worker_exited(struct vm_entry *e, int status, const char *reason);
-/* A worker.event notification from e's worker. */
-void registry_worker_event(struct vm_entry *e, const char *kind, json_t *params);
 /* Log who asked for what (peer credentials of the connection). */
 void registry_audit(struct rpc_call *call, const char *what, const char *name);
+/* The deadline of a call to a worker, in seconds. */
+double registry_worker_timeout(const struct daemon *d);
 
 #endif

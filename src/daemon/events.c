@@ -6,14 +6,24 @@
 
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "rpc/limits.h"
 #include "rpc/server.h"
 
+/*
+ * A subscriber is only ever freed by prune(), and prune() runs only when no
+ * events_emit() is walking the list: a connection that goes away while an
+ * event is being delivered (its on_close, or a failed send) just marks its
+ * subscribers gone.
+ */
 struct subscriber {
 	struct subscriber *next;
-	void *conn;
+	void *conn;			/* NULL once gone */
 	char vm[64];			/* "" for every VM */
 	unsigned kinds;
 };
+
+/* events_emit() walks in progress (the supervisor has one daemon) */
+static unsigned walking;
 
 static const char *const kind_names[] = { "state", "device", "console" };
 
@@ -33,10 +43,40 @@ static const char *kind_name(enum event_kind k)
 	return "unknown";
 }
 
+static void prune(struct daemon *d)
+{
+	struct subscriber **pp = &d->subscribers, *s;
+
+	if (walking)
+		return;
+	while ((s = *pp)) {
+		if (!s->conn) {
+			*pp = s->next;
+			free(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+}
+
+static unsigned max_subscriptions(const struct daemon *d)
+{
+	/* a daemon handle that nobody gave limits to gets the defaults */
+	return d->limits.max_subscriptions ? d->limits.max_subscriptions
+					   : limits_defaults()->max_subscriptions;
+}
+
 int events_subscribe(struct daemon *d, void *conn, const char *vm, unsigned kinds)
 {
-	struct subscriber *s = calloc(1, sizeof(*s));
+	struct subscriber *s;
+	unsigned n = 0;
 
+	prune(d);
+	for (s = d->subscribers; s; s = s->next)
+		n += s->conn == conn;
+	if (n >= max_subscriptions(d))
+		return -ENOSPC;
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->conn = conn;
@@ -47,25 +87,29 @@ int events_subscribe(struct daemon *d, void *conn, const char *vm, unsigned kind
 	return 0;
 }
 
+int events_subscribe_fail(struct rpc_call *call, const struct daemon *d, int err)
+{
+	unsigned max = max_subscriptions(d);
+
+	if (err == -ENOSPC)
+		return rpc_fail(call, ARMVM_E_LIMIT,
+				json_pack("{s:s, s:i}", "limit", "max-subscriptions",
+					  "max", (int)max),
+				"this connection has %u subscriptions, the most allowed", max);
+	return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
+}
+
 void events_client_closed(struct daemon *d, void *conn)
 {
-	struct subscriber **pp = &d->subscribers;
-
-	while (*pp) {
-		struct subscriber *s = *pp;
-
-		if (s->conn == conn) {
-			*pp = s->next;
-			free(s);
-		} else {
-			pp = &s->next;
-		}
-	}
+	for (struct subscriber *s = d->subscribers; s; s = s->next)
+		if (s->conn == conn)
+			s->conn = NULL;
+	prune(d);
 }
 
 static bool matches(const struct subscriber *s, const char *vm, unsigned kind)
 {
-	return (s->kinds & kind) && (!s->vm[0] || !strcmp(s->vm, vm));
+	return s->conn && (s->kinds & kind) && (!s->vm[0] || !strcmp(s->vm, vm));
 }
 
 bool events_want_console(struct daemon *d, const char *vm)
@@ -74,6 +118,15 @@ bool events_want_console(struct daemon *d, const char *vm)
 		if (matches(s, vm, EVENT_CONSOLE))
 			return true;
 	return false;
+}
+
+unsigned events_count(const struct daemon *d)
+{
+	unsigned n = 0;
+
+	for (const struct subscriber *s = d->subscribers; s; s = s->next)
+		n += s->conn != NULL;
+	return n;
 }
 
 void events_emit(struct daemon *d, const char *vm, enum event_kind kind,
@@ -90,8 +143,11 @@ void events_emit(struct daemon *d, const char *vm, enum event_kind kind,
 	json_object_set_new(fields, "time", json_real((double)now.tv_sec + now.tv_nsec / 1e9));
 	msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", "event",
 			"params", fields);
+	walking++;
 	for (struct subscriber *s = d->subscribers; s; s = s->next)
-		if (matches(s, vm, kind))
-			server_send(s->conn, msg);
+		if (matches(s, vm, kind) && server_send(s->conn, msg) < 0)
+			s->conn = NULL;	/* gone, or told it reads too little */
+	walking--;
+	prune(d);
 	json_decref(msg);
 }

@@ -2,7 +2,7 @@
 /*
  * Event subscriptions: a connection that called events.subscribe receives
  * JSON-RPC notifications {"method":"event","params":{...}} for the VMs and
- * kinds it asked for.
+ * kinds it asked for, at most max_subscriptions per connection.
  */
 #ifndef ARMVMD_EVENTS_H
 #define ARMVMD_EVENTS_H
@@ -22,8 +22,16 @@ enum event_kind {
 /* "state", "device", "console" -> bit; 0 if unknown */
 unsigned event_kind_parse(const char *name);
 
+struct rpc_call;
+
+/* 0, -ENOSPC past max_subscriptions for conn, -ENOMEM. */
 int events_subscribe(struct daemon *d, void *conn, const char *vm, unsigned kinds);
+/* Fail call for what events_subscribe returned (-32009 naming the cap). */
+int events_subscribe_fail(struct rpc_call *call, const struct daemon *d, int err);
+/* conn is gone: its subscriptions end (safe during events_emit). */
 void events_client_closed(struct daemon *d, void *conn);
+/* Subscriptions in force (for tests and daemon.info). */
+unsigned events_count(const struct daemon *d);
 
 /* Emit one event about vm (fields stolen; "kind", "vm", "time" added). */
 void events_emit(struct daemon *d, const char *vm, enum event_kind kind,

@@ -10,11 +10,14 @@
 
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/jobs.h"
 #include "rpc/server.h"
 #include "daemon/state.h"
+#include "arm64/hostinfo.h"
 #include "daemon/adopt.h"
 #include "daemon/main.h"
 #include "daemon/systemd.h"
+#include "daemon/watch.h"
 #include "daemon/api.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -23,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: armvmd [--socket PATH] [--runtime-dir DIR] [--state-dir DIR]\n"
-		"              [--group NAME] [--log-level LEVEL]\n"
+		"              [--group NAME] [--log-level LEVEL] [--limit NAME=VALUE]...\n"
 		"\n"
 		"  -s, --socket PATH      listen on PATH (default $ARMVMD_SOCKET or\n"
 		"                         " ARMVM_DEFAULT_SOCKET ")\n"
@@ -33,6 +36,8 @@ static void usage(FILE *f)
 		"                         /var/lib/armvmd)\n"
 		"  -g, --group NAME       group of the socket, mode 0660 (default armvm)\n"
 		"  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
+		"  -L, --limit NAME=VALUE set a bound (repeatable); --limit help lists\n"
+		"                         them with their defaults (see armvmd(8))\n"
 		"      --foreground       accepted; armvmd never forks\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n");
@@ -43,6 +48,13 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	log_info("signal %d: shutting down", w->signum);
 	sd_notifyf("STOPPING=1");
 	ev_break(loop, EVBREAK_ALL);
+}
+
+/* every worker a previous daemon left is adopted or given up on */
+static void adopted(struct daemon *d)
+{
+	log_info("workers re-adopted; ready");
+	sd_notifyf("READY=1");
 }
 
 static void client_closed(struct server *srv, void *conn)
@@ -74,6 +86,7 @@ int daemon_main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'g' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "limit", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = getenv("ARMVMD_SOCKET");
@@ -90,8 +103,21 @@ int daemon_main(int argc, char **argv)
 	enum log_level level;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:r:d:g:l:Vh", opts, NULL)) != -1) {
+	char why[256];
+
+	limits_default(&d.limits);
+	while ((c = getopt_long(argc, argv, "s:r:d:g:l:L:Vh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'L':
+			if (!strcmp(optarg, "help")) {
+				limits_print(stdout);
+				return 0;
+			}
+			if (limits_parse(&d.limits, optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "armvmd: --limit %s\n", why);
+				return 2;
+			}
+			break;
 		case 'd':
 			state_dir = optarg;
 			break;
@@ -128,6 +154,10 @@ int daemon_main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "armvmd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (limits_check(&d.limits, why, sizeof(why)) < 0) {
+		fprintf(stderr, "armvmd: --limit: %s\n", why);
 		return 2;
 	}
 	if (!socket_path || !*socket_path)
@@ -178,10 +208,28 @@ int daemon_main(int argc, char **argv)
 		return 1;
 	}
 	srv.on_close = client_closed;
+	/* every bound a client meets; room in the fd limit for them */
+	srv.limits = &d.limits;
+	limits_fit_nofile(&d.limits);
 
-	/* definitions, then the workers a previous daemon left running */
-	if (state_init(&d) == 0)
-		state_load(&d);
+	/* the host is probed once, before any client waits for it */
+	hostinfo_get();
+	/* slow work (plans, definitions on disk) runs off the loop */
+	d.jobs = jobs_new(loop, 1);
+	if (!d.jobs) {
+		log_error("cannot start the job thread");
+		return 1;
+	}
+	/* definitions, then the workers a previous daemon left running:
+	 * adopted asynchronously, READY=1 once every one has answered */
+	if (runtime_init(&d) < 0 || state_init(&d) < 0) {
+		/* the directories are not fit for root (said why) */
+		server_close(&srv);
+		jobs_free(d.jobs);
+		return 1;
+	}
+	state_load(&d, registry_add_defined);
+	d.adopted = adopted;
 	restore_workers(&d);
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
 	ev_signal_init(&sigint, on_signal, SIGINT);
@@ -193,11 +241,15 @@ int daemon_main(int argc, char **argv)
 	status_timer.data = &d;
 	ev_timer_start(loop, &status_timer);
 	notify_status(loop, &status_timer, 0);
-	sd_notifyf("READY=1");
 
 	ev_run(loop, 0);
 
 	server_close(&srv);
+	jobs_free(d.jobs);
+	/* VMs are not destroyed: their workers keep running; links close */
+	for (struct vm_entry *e = d.vms; e; e = e->next)
+		watch_stop(e);
+	watch_reapers_free(&d);
 	/* workers keep running: a new armvmd can find them in the runtime dir */
 	log_info("stopped");
 	return 0;

@@ -18,6 +18,7 @@
 #include "arm64/hostinfo.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/jobs.h"
 #include "rpc/server.h"
 #include "daemon/state.h"
 #include "daemon/watch.h"
@@ -57,17 +58,43 @@ struct vm_entry *registry_find(struct daemon *d, const char *name)
 	return NULL;
 }
 
+struct vm_entry *registry_find_serial(struct daemon *d, const char *name,
+				      unsigned long serial)
+{
+	struct vm_entry *e = registry_find(d, name);
+
+	return e && e->serial == serial ? e : NULL;
+}
+
+static void kill_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct vm_entry *e = t->data;
+
+	if (e->pid) {
+		log_warn("VM %s: worker %d did not end in time: SIGKILL", e->name,
+			 (int)e->pid);
+		watch_signal(e, SIGKILL);
+	}
+}
+
+static const struct watch_ops registry_watch_ops;
+
 struct vm_entry *registry_add(struct daemon *d, const char *name)
 {
 	struct vm_entry *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return NULL;
+	d->watch_ops = &registry_watch_ops;
 	e->d = d;
+	e->serial = ++d->next_serial;
+	e->owner = (uid_t)-1;
+	ev_timer_init(&e->kill_timer, kill_timer_cb, 1., 0.);
+	e->kill_timer.data = e;
 	e->status_fd = -1;
 	e->pidfd = -1;
-	e->events.fd = -1;
 	e->console.fd = -1;
+	e->dirfd = -1;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	snprintf(e->dir, sizeof(e->dir), "%s/vms/%s", d->runtime_dir, name);
 	e->created_at = time(NULL);
@@ -76,22 +103,16 @@ struct vm_entry *registry_add(struct daemon *d, const char *name)
 	return e;
 }
 
-void registry_remove_dir(const char *dir)
+void registry_remove_dir(struct vm_entry *e)
 {
-	DIR *dh = opendir(dir);
-	struct dirent *de;
-	char path[PATH_MAX + 256];
+	int r;
 
-	if (!dh)
-		return;
-	while ((de = readdir(dh))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(dh);
-	rmdir(dir);
+	if (e->dirfd >= 0)
+		close(e->dirfd);
+	e->dirfd = -1;
+	r = fs_remove_tree_at(e->d->vms_dirfd, e->name);
+	if (r < 0 && r != -ENOENT)
+		log_warn("removing %s: %s", e->dir, strerror(-r));
 }
 
 static void status_stop(struct vm_entry *e)
@@ -103,28 +124,43 @@ static void status_stop(struct vm_entry *e)
 	}
 }
 
+static void fail_waiters(struct vm_entry *e, const char *why)
+{
+	if (e->pending) {
+		rpc_deferred_fail(e->pending, ARMVM_E_NO_VM, NULL, "VM %s %s", e->name, why);
+		e->pending = NULL;
+	}
+	while (e->stopping) {
+		struct vm_waiter *w = e->stopping;
+
+		e->stopping = w->next;
+		rpc_deferred_fail(w->call, ARMVM_E_NO_VM, NULL, "VM %s %s", e->name, why);
+		free(w);
+	}
+}
+
 void registry_remove(struct vm_entry *e)
 {
 	struct vm_entry **pp;
+	int r;
 
-	registry_kill(e, 0);
-	status_stop(e);
-	watch_stop(e);
 	for (pp = &e->d->vms; *pp; pp = &(*pp)->next) {
 		if (*pp == e) {
 			*pp = e->next;
 			break;
 		}
 	}
-	if (e->pending)
-		rpc_deferred_fail(e->pending, ARMVM_E_NO_VM, NULL, "VM %s was destroyed",
-				  e->name);
-	if (e->stopping)
-		rpc_deferred_fail(e->stopping, ARMVM_E_NO_VM, NULL, "VM %s was destroyed",
-				  e->name);
-	if (e->defined)
-		state_forget(e);
-	registry_remove_dir(e->dir);
+	ev_timer_stop(e->d->loop, &e->kill_timer);
+	status_stop(e);
+	fail_waiters(e, "was destroyed");
+	/* its worker is killed, not waited for: a reaper collects it */
+	watch_abandon(e);
+	/* also when its first save is still under way: state.c removes the
+	 * file again after that save */
+	r = state_forget(e->d, e->name);
+	if (r < 0 && r != -ENOENT)
+		log_warn("VM %s: removing its definition: %s", e->name, strerror(-r));
+	registry_remove_dir(e);
 	json_decref(e->params);
 	free(e->plan);
 	free(e);
@@ -146,8 +182,29 @@ void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 	if (s == VM_RUNNING && prev != VM_PAUSED)
 		clock_gettime(CLOCK_MONOTONIC, &e->started_at);
 	events_emit(e->d, e->name, EVENT_STATE,
-		    json_pack("{s:s, s:s, s:s}", "state", state_names[s],
-			      "previous", state_names[prev], "reason", reason));
+		    json_pack("{s:s, s:s, s:s, s:b}", "state", state_names[s],
+			      "previous", state_names[prev], "reason", reason,
+			      "unresponsive", e->unresponsive));
+}
+
+void registry_set_responsive(struct vm_entry *e, bool responsive, const char *why)
+{
+	if (e->unresponsive == !responsive)
+		return;
+	e->unresponsive = !responsive;
+	if (responsive)
+		log_info("VM %s: %s", e->name, why);
+	else
+		log_warn("VM %s: unresponsive: %s", e->name, why);
+	events_emit(e->d, e->name, EVENT_STATE,
+		    json_pack("{s:s, s:s, s:s, s:b}", "state", state_names[e->state],
+			      "previous", state_names[e->state], "reason", why,
+			      "unresponsive", e->unresponsive));
+}
+
+double registry_worker_timeout(const struct daemon *d)
+{
+	return d->limits.worker_call_timeout_s > 0 ? d->limits.worker_call_timeout_s : 15.;
 }
 
 void registry_destroy(struct vm_entry *e, const char *reason)
@@ -168,65 +225,148 @@ void registry_audit(struct rpc_call *call, const char *what, const char *name)
 	log_info("uid %d (pid %d): %s %s", (int)uid, (int)pid, what, name ? name : "");
 }
 
+void registry_add_defined(struct daemon *d, const char *name, json_t *params,
+			  time_t created_at, uid_t owner)
+{
+	struct vm_entry *e;
+
+	if (registry_find(d, name))
+		return;
+	e = registry_add(d, name);
+	if (!e)
+		return;
+	e->params = json_incref(params);
+	e->created_at = created_at;
+	e->owner = owner;
+	e->defined = true;
+	e->state = VM_STOPPED;
+	snprintf(e->reason, sizeof(e->reason), "defined; not running");
+	registry_replan(e);
+}
+
+struct plan_job {
+	struct daemon *d;
+	json_t *spec;			/* the job's own copy */
+	struct plan_host host;
+	struct vm_plan *plan;
+	struct layout_error err;
+	int r;
+	registry_planned_fn done;
+	void *arg;
+};
+
+static void plan_work(void *arg)
+{
+	struct plan_job *j = arg;
+
+	j->r = plan_build(j->spec, &j->host, j->plan, &j->err);
+}
+
+static void plan_job_done(void *arg)
+{
+	struct plan_job *j = arg;
+
+	j->done(j->d, j->arg, j->r, j->r == 0 ? j->plan : NULL, &j->err);
+	if (j->r < 0)
+		free(j->plan);
+	json_decref(j->spec);
+	free(j);
+}
+
+int registry_plan(struct daemon *d, json_t *spec, registry_planned_fn done, void *arg)
+{
+	struct plan_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->d = d;
+	j->done = done;
+	j->arg = arg;
+	j->spec = json_deep_copy(spec);
+	j->plan = calloc(1, sizeof(*j->plan));
+	registry_plan_host(&j->host);
+	if (!j->spec || !j->plan || jobs_submit(d->jobs, plan_work, plan_job_done, j) < 0) {
+		json_decref(j->spec);
+		free(j->plan);
+		free(j);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct replan_ctx {
+	char name[64];
+	unsigned long serial;
+};
+
+static void replanned(struct daemon *d, void *arg, int r, struct vm_plan *plan,
+		      const struct layout_error *err)
+{
+	struct replan_ctx *c = arg;
+	struct vm_entry *e = registry_find_serial(d, c->name, c->serial);
+
+	free(c);
+	if (!e) {
+		free(plan);
+		return;
+	}
+	if (r < 0)
+		log_warn("VM %s: its definition no longer plans: %s", e->name, err->message);
+	free(e->plan);
+	e->plan = plan;
+}
+
 void registry_replan(struct vm_entry *e)
 {
-	struct plan_host host;
-	struct layout_error err;
-	struct vm_plan *plan = calloc(1, sizeof(*plan));
+	struct replan_ctx *c = calloc(1, sizeof(*c));
 
-	registry_plan_host(&host);
-	free(e->plan);
-	e->plan = NULL;
-	if (plan && plan_build(e->params, &host, plan, &err) == 0) {
-		e->plan = plan;
+	if (!c)
 		return;
-	}
-	if (plan)
-		log_warn("VM %s: its definition no longer plans: %s", e->name, err.message);
-	free(plan);
+	snprintf(c->name, sizeof(c->name), "%s", e->name);
+	c->serial = e->serial;
+	if (registry_plan(e->d, e->params, replanned, c) < 0)
+		free(c);
 }
 
-void registry_kill(struct vm_entry *e, int grace_ms)
+void registry_kill(struct vm_entry *e, double grace_s)
 {
-	int status;
-
 	if (!e->pid)
 		return;
-	watch_stop(e);
-	/* a worker that was told to stop gets a moment to exit by itself
-	 * (a re-adopted one is not our child: kill 0 tells it is gone) */
-	for (int waited = 0; waited < grace_ms; waited += 10) {
-		if (waitpid(e->pid, &status, WNOHANG) == e->pid ||
-		    (kill(e->pid, 0) < 0 && errno == ESRCH)) {
-			e->pid = 0;
-			return;
-		}
-		usleep(10000);
+	e->kill_requested = true;
+	if (grace_s <= 0) {
+		ev_timer_stop(e->d->loop, &e->kill_timer);
+		watch_signal(e, SIGKILL);
+		return;
 	}
-	kill(e->pid, SIGKILL);
-	while (waitpid(e->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	e->pid = 0;
+	if (!ev_is_active(&e->kill_timer)) {
+		ev_timer_set(&e->kill_timer, grace_s, 0.);
+		ev_timer_start(e->d->loop, &e->kill_timer);
+	}
 }
 
-int registry_worker_call(struct vm_entry *e, const char *method, json_t *params,
-			 json_t **result, int timeout_ms)
+int registry_wait_end(struct vm_entry *e, struct rpc_call *call)
 {
-	char path[PATH_MAX + 16];
-	struct armvm_error err = { 0 };
-	struct armvm *c;
-	int r, cerr = 0;
+	struct vm_waiter *w = calloc(1, sizeof(*w));
 
-	snprintf(path, sizeof(path), "%s/control.sock", e->dir);
-	c = armvm_connect(path, &cerr);
-	if (!c)
-		return cerr;
-	r = armvm_call_timeout(c, method, params, result, &err, timeout_ms);
-	if (r == ARMVM_RPC_ERROR)
-		log_warn("VM %s: %s: %s", e->name, method, err.message);
-	armvm_error_clear(&err);
-	armvm_close(c);
-	return r;
+	if (!w || !call) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->call = call;
+	w->next = e->stopping;
+	e->stopping = w;
+	return 0;
+}
+
+static void answer_stopping(struct vm_entry *e)
+{
+	while (e->stopping) {
+		struct vm_waiter *w = e->stopping;
+
+		e->stopping = w->next;
+		rpc_deferred_reply(w->call, vm_entry_json(e));
+		free(w);
+	}
 }
 
 static void answer_pending(struct vm_entry *e)
@@ -235,6 +375,43 @@ static void answer_pending(struct vm_entry *e)
 		rpc_deferred_reply(e->pending, vm_entry_json(e));
 		e->pending = NULL;
 	}
+}
+
+static json_t *hexstr(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+	return json_string(buf);
+}
+
+json_t *vm_entry_json(struct vm_entry *e)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "name", e->name,
+			      "state", vm_state_name(e->state), "reason", e->reason);
+	char path[PATH_MAX + 16];
+
+	if (e->pid)
+		json_object_set_new(o, "pid", json_integer(e->pid));
+	json_object_set_new(o, "unresponsive", json_boolean(e->unresponsive));
+	if (e->owner != (uid_t)-1)
+		json_object_set_new(o, "owner", json_integer(e->owner));
+	if (e->plan) {
+		json_object_set_new(o, "ipa_bits", json_integer(e->plan->ipa.bits));
+		json_object_set_new(o, "ipa_reason", json_string(e->plan->ipa.reason));
+		json_object_set_new(o, "highest_address", hexstr(e->plan->ipa.highest_address));
+		json_object_set_new(o, "vcpus", json_integer(e->plan->cfg.vcpus));
+		json_object_set_new(o, "arch", json_string(
+			e->plan->cfg.arch == GUEST_AARCH32 ? "aarch32" : "aarch64"));
+	}
+	snprintf(path, sizeof(path), "%s/console.log", e->dir);
+	json_object_set_new(o, "console_log", json_string(path));
+	snprintf(path, sizeof(path), "%s/console.sock", e->dir);
+	json_object_set_new(o, "console_socket", json_string(path));
+	snprintf(path, sizeof(path), "%s/worker.log", e->dir);
+	json_object_set_new(o, "worker_log", json_string(path));
+	json_object_set_new(o, "created_at", json_integer(e->created_at));
+	return o;
 }
 
 void registry_note_start_request(struct vm_entry *e)
@@ -255,148 +432,242 @@ json_t *registry_start_params(const struct vm_entry *e)
 	return json_pack("{s:I, s:I}", "t0_mono_ns", mono, "t0_real_ns", real);
 }
 
-/* A VM's directory or console socket for the daemon's --group too */
-static void share_with_daemon_group(const struct daemon *d, const char *path,
-				    mode_t mode)
-{
-	int r = d->have_group ? share_with_group(path, d->group, mode) : 0;
+/* ---- from set-up to running ---- */
 
-	if (r < 0)
-		log_warn("giving %s to the daemon's group: %s", path, strerror(-r));
+static void start_done(void *arg, json_t *result, const struct rpc_link_error *err)
+{
+	struct vm_entry *e = arg;
+
+	if (!err) {
+		registry_set_state(e, VM_RUNNING, "started");
+		answer_pending(e);
+	} else if (e->pending) {
+		rpc_deferred_fail(e->pending, err->timed_out ? ARMVM_E_TIMEOUT : ARMVM_E_INTERNAL,
+				  NULL, "VM %s was set up but did not start: %s", e->name,
+				  err->message);
+		e->pending = NULL;
+	}
 }
 
-static void worker_ready(struct vm_entry *e)
+/* Set up, defined: start it if asked, else answer the create. */
+static void worker_go(struct vm_entry *e)
 {
-	char path[PATH_MAX + 16];
-	json_t *res = NULL;
+	json_t *params;
 	int r;
 
-	/* the console is the group's too; the control socket stays root's */
-	snprintf(path, sizeof(path), "%s/console.sock", e->dir);
-	share_with_daemon_group(e->d, path, 0660);
-
-	if (!e->defined) {
-		e->defined = true;
-		state_save(e);	/* the definition outlives this daemon */
-	}
-	watch_link(e);
-	registry_set_state(e, VM_CREATED, "set up by its worker");
 	if (!e->start_when_ready) {
 		answer_pending(e);
 		return;
 	}
-	json_t *params = registry_start_params(e);
-	r = registry_worker_call(e, "worker.start", params, &res, 15000);
+	params = registry_start_params(e);
+	r = watch_call(e, WORKER_M_START, params, start_done, e);
 	json_decref(params);
-	json_decref(res);
-	if (r == ARMVM_OK) {
-		registry_set_state(e, VM_RUNNING, "started");
-		answer_pending(e);
-	} else if (e->pending) {
+	if (r < 0 && e->pending) {
 		rpc_deferred_fail(e->pending, ARMVM_E_INTERNAL, NULL,
-				  "VM %s was set up but did not start (%s)", e->name,
-				  armvm_strerror(r, NULL));
+				  "VM %s was set up but cannot be started: %s", e->name,
+				  strerror(-r));
 		e->pending = NULL;
 	}
 }
 
-/* The worker's one status line: ok, or why the VM could not be set up. */
-static void status_cb(struct ev_loop *loop, ev_io *w, int revents)
+struct save_ctx {
+	struct daemon *d;
+	char name[64];
+	unsigned long serial;
+	void (*then)(struct daemon *d, struct vm_entry *e, int err, void *arg);
+	void *arg;
+};
+
+static void save_done(void *p, int err)
 {
-	struct vm_entry *e = w->data;
+	struct save_ctx *c = p;
+
+	c->then(c->d, registry_find_serial(c->d, c->name, c->serial), err, c->arg);
+	free(c);
+}
+
+int registry_save(struct vm_entry *e, json_t *params,
+		  void (*then)(struct daemon *d, struct vm_entry *e, int err, void *arg),
+		  void *arg)
+{
+	struct save_ctx *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->d = e->d;
+	c->serial = e->serial;
+	snprintf(c->name, sizeof(c->name), "%s", e->name);
+	c->then = then;
+	c->arg = arg;
+	r = state_save(e->d, e->name, params, e->created_at, e->owner, save_done, c);
+	if (r < 0)
+		free(c);
+	return r;
+}
+
+/* The first definition of a new VM is on disk (or could not be put there). */
+static void first_save_done(struct daemon *d, struct vm_entry *e, int err, void *arg)
+{
+	if (!e)
+		return;		/* destroyed meanwhile: its answer went out */
+	if (err < 0) {
+		/* a VM whose definition is not on disk would vanish with
+		 * the daemon: it is not created */
+		if (e->pending) {
+			rpc_deferred_fail(e->pending, ARMVM_E_RESOURCE,
+					  json_pack("{s:s, s:s}", "name", e->name,
+						    "error", strerror(-err)),
+					  "cannot save the definition of VM %s: %s",
+					  e->name, strerror(-err));
+			e->pending = NULL;
+		}
+		registry_remove(e);
+		return;
+	}
+	e->defined = true;
+	worker_go(e);
+}
+
+static void worker_ready(struct vm_entry *e, json_t *status)
+{
+	json_t *proto = json_object_get(status, "proto");
+	int r;
+
+	e->proto = proto ? (int)json_integer_value(proto) : 1;
+	/* the console is the group's too; the control socket stays root's */
+	if (e->d->have_group && (r = fs_share_at(e->dirfd, "console.sock", e->d->group, 0660)) < 0)
+		log_warn("giving %s/console.sock to the daemon's group: %s", e->dir,
+			 strerror(-r));
+	r = watch_link(e);
+	if (r < 0)
+		log_warn("VM %s: no link to its worker: %s", e->name, strerror(-r));
+	registry_set_state(e, VM_CREATED, "set up by its worker");
+	if (e->defined) {
+		worker_go(e);
+		return;
+	}
+	/* the definition outlives this daemon; the answer waits for it */
+	r = registry_save(e, e->params, first_save_done, NULL);
+	if (r < 0)
+		first_save_done(e->d, e, r, NULL);
+}
+
+/* The worker's one status line: ok, or why the VM could not be set up.
+ * Returns the message when it is complete (the caller decrefs). */
+static json_t *status_read(struct vm_entry *e, bool *eof)
+{
 	ssize_t n = read(e->status_fd, e->status_buf + e->status_len,
 			 sizeof(e->status_buf) - 1 - e->status_len);
-	json_t *msg, *err;
 
+	*eof = false;
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
+		return NULL;
 	if (n > 0) {
 		e->status_len += (size_t)n;
 		if (!memchr(e->status_buf, '\n', e->status_len) &&
 		    e->status_len < sizeof(e->status_buf) - 1)
-			return;
+			return NULL;
 	}
+	*eof = true;
 	e->status_buf[e->status_len] = '\0';
+	return json_loads(e->status_buf, JSON_DISABLE_EOF_CHECK, NULL);
+}
+
+static void fail_setup(struct vm_entry *e, json_t *msg)
+{
+	json_t *err = json_object_get(msg, "error");
+
+	if (!e->pending)
+		return;
+	/* the pid watcher removes the entry when the worker exits */
+	rpc_deferred_fail(e->pending,
+		err ? (int)json_integer_value(json_object_get(err, "code"))
+		    : ARMVM_E_INTERNAL,
+		err ? json_incref(json_object_get(err, "data")) : NULL,
+		"%s", json_string_value(json_object_get(err, "message"))
+			?: "the VM worker ended during set-up (see its log)");
+	e->pending = NULL;
+}
+
+static void status_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct vm_entry *e = w->data;
+	bool eof;
+	json_t *msg = status_read(e, &eof);
+
+	if (!eof)
+		return;
 	status_stop(e);
-	msg = json_loads(e->status_buf, JSON_DISABLE_EOF_CHECK, NULL);
-	err = json_object_get(msg, "error");
-	if (json_is_true(json_object_get(msg, "ok"))) {
-		worker_ready(e);
-	} else if (e->pending) {
-		/* the child watcher removes the entry when the worker exits */
-		rpc_deferred_fail(e->pending,
-			err ? (int)json_integer_value(json_object_get(err, "code"))
-			    : ARMVM_E_INTERNAL,
-			err ? json_incref(json_object_get(err, "data")) : NULL,
-			"%s", err ? json_string_value(json_object_get(err, "message"))
-				  : "the VM worker ended during set-up (see its log)");
-		e->pending = NULL;
-	}
+	if (json_is_true(json_object_get(msg, "ok")))
+		worker_ready(e, msg);
+	else
+		fail_setup(e, msg);
 	json_decref(msg);
 }
 
-static void describe_exit(int status, char *buf, size_t len, enum vm_state *state)
+/* ---- the end of a worker ---- */
+
+static void describe_exit(const struct vm_entry *e, int status, char *buf, size_t len,
+			  enum worker_outcome *outcome)
 {
-	*state = VM_STOPPED;
+	const char *what;
+
 	if (WIFSIGNALED(status)) {
+		if (e->kill_requested && WTERMSIG(status) == SIGKILL) {
+			snprintf(buf, len, "forced stop: the worker was killed");
+			*outcome = WORKER_OUTCOME_STOPPED;
+			return;
+		}
 		snprintf(buf, len, "worker killed by signal %d (%s)", WTERMSIG(status),
 			 strsignal(WTERMSIG(status)));
-		*state = VM_CRASHED;
+		*outcome = WORKER_OUTCOME_CRASHED;
 		return;
 	}
-	switch (WEXITSTATUS(status)) {
-	case WORKER_EXIT_STOPPED:
-		snprintf(buf, len, "stopped on request");
-		*state = VM_STOPPED;
-		break;
-	case WORKER_EXIT_POWEROFF:
-		snprintf(buf, len, "guest powered off");
-		*state = VM_STOPPED;
-		break;
-	case WORKER_EXIT_GUEST_ERROR:
-		snprintf(buf, len, "guest error: KVM stopped the VM (see worker.log)");
-		*state = VM_CRASHED;
-		break;
-	case WORKER_EXIT_FORCED:
-		snprintf(buf, len, "forced stop: the guest ignored the power key");
-		break;
-	case WORKER_EXIT_REBOOT_STOP:
-		snprintf(buf, len, "guest reset; on_reboot=stop");
-		break;
-	case WORKER_EXIT_DESTROY:
-		snprintf(buf, len, "guest stopped; policy destroy");
-		break;
-	default:
+	*outcome = worker_exit_outcome(WEXITSTATUS(status), &what);
+	if (*outcome == WORKER_OUTCOME_CRASHED && WEXITSTATUS(status) != WORKER_EXIT_SETUP &&
+	    WEXITSTATUS(status) != WORKER_EXIT_GUEST_ERROR)
 		snprintf(buf, len, "worker exited with status %d", WEXITSTATUS(status));
-		*state = VM_CRASHED;
-		break;
-	}
+	else
+		snprintf(buf, len, "%s", what);
 }
 
-void registry_worker_exited(struct vm_entry *e, int status, const char *reason)
+static void on_worker_exited(struct vm_entry *e, int status, const char *reason)
 {
-	enum vm_state state;
+	enum worker_outcome outcome;
 	char why[160];
 
 	e->pid = 0;
+	ev_timer_stop(e->d->loop, &e->kill_timer);
 	if (status == REGISTRY_STATUS_UNKNOWN) {
-		state = VM_CRASHED;
-		snprintf(why, sizeof(why), "%s", reason);
+		outcome = e->kill_requested ? WORKER_OUTCOME_STOPPED : WORKER_OUTCOME_CRASHED;
+		snprintf(why, sizeof(why), "%s", e->kill_requested ? "forced stop" : reason);
 	} else {
-		describe_exit(status, why, sizeof(why), &state);
+		describe_exit(e, status, why, sizeof(why), &outcome);
 		/* the worker's own words are more precise than its exit code */
 		if (reason && *reason && !WIFSIGNALED(status))
 			snprintf(why, sizeof(why), "%s", reason);
 	}
+	e->kill_requested = false;
+	e->graceful_stop = false;
+	e->unresponsive = false;
 	if (e->state == VM_CREATING) {
-		if (e->status_fd >= 0)
-			status_cb(e->d->loop, &e->status_watcher, EV_READ);
+		if (e->status_fd >= 0) {
+			bool eof;
+			json_t *msg = status_read(e, &eof);
+
+			status_stop(e);
+			if (msg && !json_is_true(json_object_get(msg, "ok")))
+				fail_setup(e, msg);
+			json_decref(msg);
+		}
 		if (e->pending) {
 			rpc_deferred_fail(e->pending, ARMVM_E_INTERNAL, NULL,
 					  "VM %s: %s during set-up", e->name, why);
 			e->pending = NULL;
 		}
 		log_warn("VM %s: %s during set-up", e->name, why);
+		answer_stopping(e);
 		/* a new VM that never came up is not kept (nothing
 		 * half-created); a defined one keeps its definition */
 		if (!e->defined) {
@@ -407,20 +678,22 @@ void registry_worker_exited(struct vm_entry *e, int status, const char *reason)
 		return;
 	}
 	status_stop(e);
-	if (status != REGISTRY_STATUS_UNKNOWN && !WIFSIGNALED(status) &&
-	    WEXITSTATUS(status) == WORKER_EXIT_DESTROY) {
+	if (e->pending) {
+		rpc_deferred_fail(e->pending, ARMVM_E_INTERNAL, NULL,
+				  "VM %s: %s", e->name, why);
+		e->pending = NULL;
+	}
+	if (outcome == WORKER_OUTCOME_DESTROY) {
 		log_info("VM %s: destroyed by its policy", e->name);
+		answer_stopping(e);
 		registry_destroy(e, why);
 		return;
 	}
-	registry_set_state(e, state, why);
-	if (e->stopping) {
-		rpc_deferred_reply(e->stopping, vm_entry_json(e));
-		e->stopping = NULL;
-	}
+	registry_set_state(e, outcome == WORKER_OUTCOME_STOPPED ? VM_STOPPED : VM_CRASHED, why);
+	answer_stopping(e);
 }
 
-void registry_worker_event(struct vm_entry *e, const char *kind, json_t *params)
+static void on_worker_event(struct vm_entry *e, const char *kind, json_t *params)
 {
 	const char *reason = json_string_value(json_object_get(params, "reason"));
 
@@ -432,8 +705,9 @@ void registry_worker_event(struct vm_entry *e, const char *kind, json_t *params)
 		e->state = VM_RUNNING;
 		log_info("VM %s: reset in place (%s)", e->name, e->reason);
 		events_emit(e->d, e->name, EVENT_STATE,
-			    json_pack("{s:s, s:s, s:s}", "state", "running",
-				      "previous", state_names[prev], "reason", e->reason));
+			    json_pack("{s:s, s:s, s:s, s:b}", "state", "running",
+				      "previous", state_names[prev], "reason", e->reason,
+				      "unresponsive", e->unresponsive));
 	} else if (!strcmp(kind, "paused")) {
 		registry_set_state(e, VM_PAUSED, "paused");
 	} else if (!strcmp(kind, "resumed")) {
@@ -445,6 +719,12 @@ void registry_worker_event(struct vm_entry *e, const char *kind, json_t *params)
 		events_emit(e->d, e->name, EVENT_DEVICE, f);
 	}
 }
+
+static const struct watch_ops registry_watch_ops = {
+	.exited = on_worker_exited,
+	.event = on_worker_event,
+	.responsive = registry_set_responsive,
+};
 
 void registry_plan_host(struct plan_host *h)
 {
@@ -461,84 +741,104 @@ void registry_plan_host(struct plan_host *h)
 static int write_spec(struct vm_entry *e)
 {
 	struct plan_host h;
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
 	json_t *spec;
+	char *text;
 	int r;
 
 	registry_plan_host(&h);
-	spec = json_pack("{s:O, s:{s:i, s:b, s:b, s:b, s:b}}", "params", e->params,
+	spec = json_pack("{s:O, s:i, s:{s:i, s:b, s:b, s:b, s:b}, s:{s:I, s:I}}",
+			 "params", e->params, "owner", (int)e->owner,
 			 "host", "ipa_limit_bits", h.limits.ipa_limit_bits,
 			 "ipa_cap", h.limits.ipa_cap, "gic_v2", h.gic_v2,
-			 "gic_v3", h.gic_v3, "el1_32bit", h.el1_32bit);
-	snprintf(path, sizeof(path), "%s/spec.json", e->dir);
-	snprintf(tmp, sizeof(tmp), "%s/spec.json.tmp", e->dir);
-	r = json_dump_file(spec, tmp, JSON_INDENT(2));
+			 "gic_v3", h.gic_v3, "el1_32bit", h.el1_32bit,
+			 "limits",
+			 "console_log_bytes", (json_int_t)e->d->limits.console_log_bytes,
+			 "worker_log_bytes", (json_int_t)e->d->limits.worker_log_bytes);
+	text = spec ? json_dumps(spec, JSON_INDENT(2)) : NULL;
 	json_decref(spec);
-	if (r < 0 || rename(tmp, path) < 0)
-		return -EIO;
-	return 0;
+	if (!text)
+		return -ENOMEM;
+	r = fs_write_atomic_at(e->dirfd, "spec.json", text, strlen(text), 0640);
+	free(text);
+	return r;
 }
 
 int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 {
 	struct daemon *d = e->d;
-	char logpath[PATH_MAX + 16];
-	int pipefd[2], r;
+	char what[64];
+	int pipefd[2], logfd, r;
 	pid_t pid;
 
-	r = mkdir_p(e->dir, 0750);
-	if (r == 0)
-		share_with_daemon_group(d, e->dir, 0750);
-	if (r < 0 || write_spec(e) < 0) {
-		snprintf(msg, msglen, "cannot write %s: %s", e->dir,
-			 strerror(r < 0 ? -r : EIO));
-		return -EIO;
+	/* everything in the VM's directory through its fd, no symlink followed */
+	if (e->dirfd < 0) {
+		e->dirfd = fs_mkdir_open_at(d->vms_dirfd, e->name, 0750);
+		if (e->dirfd < 0) {
+			r = e->dirfd;
+			e->dirfd = -1;
+			snprintf(msg, msglen, "cannot make %s: %s", e->dir, strerror(-r));
+			return r;
+		}
+		if (d->have_group && (r = fs_share_at(d->vms_dirfd, e->name, d->group, 0750)) < 0)
+			log_warn("giving %s to the daemon's group: %s", e->dir, strerror(-r));
+	}
+	r = write_spec(e);
+	if (r < 0) {
+		snprintf(msg, msglen, "cannot write %s/spec.json: %s", e->dir, strerror(-r));
+		return r;
 	}
 	/* the last run's word about its end must not be taken for this one's */
-	snprintf(logpath, sizeof(logpath), "%s/exit.json", e->dir);
-	unlink(logpath);
-	snprintf(logpath, sizeof(logpath), "%s/worker.log", e->dir);
+	unlinkat(e->dirfd, "exit.json", 0);
+	logfd = openat(e->dirfd, "worker.log",
+		       O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (logfd < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "cannot open %s/worker.log: %s", e->dir, strerror(-r));
+		return r;
+	}
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		snprintf(msg, msglen, "pipe: %s", strerror(errno));
-		return -errno;
+		r = -errno;
+		close(logfd);
+		snprintf(msg, msglen, "pipe: %s", strerror(-r));
+		return r;
 	}
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
+		close(logfd);
 		snprintf(msg, msglen, "fork: %s", strerror(-r));
 		return r;
 	}
 	if (pid == 0) {
 		/* the worker: its own session, so it outlives a daemon restart */
-		char fdarg[16];
-		int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0640);
-
 		setsid();
-		if (logfd >= 0) {
-			dup2(logfd, STDOUT_FILENO);
-			dup2(logfd, STDERR_FILENO);
-		}
-		dup2(pipefd[1], 3);
-		snprintf(fdarg, sizeof(fdarg), "%d", 3);
-		execl(d->self_exe, "armvmd", "--worker", e->dir, "--status-fd", fdarg,
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		if (pipefd[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		else
+			dup2(pipefd[1], 3);
+		execl(d->self_exe, "armvmd", "--worker", e->dir, "--status-fd", "3",
 		      "--log-level", d->log_level == LOG_DEBUG ? "debug" : "info",
 		      (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
+	close(logfd);
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	e->pid = pid;
 	e->status_fd = pipefd[0];
 	e->status_len = 0;
-	snprintf(logpath, sizeof(logpath), "worker %d setting up", (int)pid);
-	registry_set_state(e, VM_CREATING, logpath);
+	snprintf(what, sizeof(what), "worker %d setting up", (int)pid);
+	registry_set_state(e, VM_CREATING, what);
 	ev_io_init(&e->status_watcher, status_cb, e->status_fd, EV_READ);
 	e->status_watcher.data = e;
 	ev_io_start(d->loop, &e->status_watcher);
-	if (watch_start(e) < 0)
-		log_warn("VM %s: cannot watch worker %d: %s", e->name, (int)pid,
-			 strerror(errno));
+	r = watch_start(e);
+	if (r < 0)
+		log_warn("VM %s: cannot watch worker %d: %s", e->name, (int)pid, strerror(-r));
 	log_info("VM %s: worker %d spawned", e->name, (int)pid);
 	return 0;
 }

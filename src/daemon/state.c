@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
+/*
+ * The daemon's directories, checked at start, and the VM definitions in
+ * STATE_DIR/vms: saved off the loop, in order per name, loaded through a
+ * callback (see state.h).
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,175 +15,439 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/jobs.h"
 #include "daemon/state.h"
-#include "daemon/watch.h"
-#include "rpc/worker_proto.h"
 #include "util/fs.h"
 
-#define STATE_VERSION 1
+/* directories */
 
-static void vms_dir(const struct daemon *d, char *buf, size_t len)
+/* path (made with mode if missing), checked: a directory fd, or -errno
+ * after saying why */
+static int open_private(const char *path, mode_t mode, const char *what)
 {
-	snprintf(buf, len, "%s/vms", d->state_dir);
+	char why[PATH_MAX + 128];
+	int made = mkdir_p(path, mode);
+	int fd, r;
+
+	fd = fs_opendir_at(AT_FDCWD, path);
+	if (fd < 0) {
+		if (fd == -ENOENT && made < 0) {
+			log_error("cannot create the %s directory %s: %s", what, path,
+				  strerror(-made));
+			return made;
+		}
+		r = fs_check_private_dir(path, why, sizeof(why));
+		if (r == 0)
+			r = fd;
+		log_error("refusing the %s directory: %s", what, why);
+		return r;
+	}
+	r = fs_check_private_fd(fd, path, why, sizeof(why));
+	if (r < 0) {
+		log_error("refusing the %s directory: %s (it must be a directory of "
+			  "root's that only root can write)", what, why);
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* the same for name under the directory top (top_path names it) */
+static int open_private_at(int top, const char *top_path, const char *name, mode_t mode,
+			   const char *what)
+{
+	char path[PATH_MAX + 64], why[PATH_MAX + 192];
+	int fd = fs_mkdir_open_at(top, name, mode), r;
+
+	snprintf(path, sizeof(path), "%s/%s", top_path, name);
+	if (fd < 0) {
+		log_error("refusing the %s directory %s: %s", what, path, strerror(-fd));
+		return fd;
+	}
+	r = fs_check_private_fd(fd, path, why, sizeof(why));
+	if (r < 0) {
+		log_error("refusing the %s directory: %s (it must be a directory of "
+			  "root's that only root can write)", what, why);
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int runtime_init(struct daemon *d)
+{
+	int top, vms;
+
+	d->runtime_dirfd = d->vms_dirfd = -1;
+	top = open_private(d->runtime_dir, 0755, "runtime");
+	if (top < 0)
+		return top;
+	vms = open_private_at(top, d->runtime_dir, "vms", 0755, "runtime");
+	if (vms < 0) {
+		close(top);
+		return vms;
+	}
+	d->runtime_dirfd = top;
+	d->vms_dirfd = vms;
+	return 0;
 }
 
 int state_init(struct daemon *d)
 {
-	char dir[PATH_MAX + 8];
-	int r;
+	int top, vms;
 
-	vms_dir(d, dir, sizeof(dir));
-	r = mkdir_p(dir, 0700);
-	if (r < 0)
-		return log_errno(r, "state directory %s", dir);
+	d->state_dirfd = -1;
+	top = open_private(d->state_dir, 0700, "state");
+	if (top < 0)
+		return top;
+	vms = open_private_at(top, d->state_dir, "vms", 0700, "state");
+	close(top);
+	if (vms < 0)
+		return vms;
+	d->state_dirfd = vms;
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
+/*
+ * Saves and forgets.  Every one not finished is on one list, in the order
+ * asked for; of those of one name only the first runs (a job), the others
+ * wait for it: two saves of a name never share the temporary file, and a
+ * forget is never undone by a save that finished after it.
+ */
+enum state_op_kind { STATE_OP_SAVE, STATE_OP_FORGET };
 
-	if (fd < 0)
-		return -errno;
-	r = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
-int state_save(struct vm_entry *e)
-{
-	char dir[PATH_MAX + 8], path[PATH_MAX + 80], tmp[PATH_MAX + 96];
-	json_t *j;
+struct state_op {
+	struct state_op *next;
+	struct daemon *d;
+	enum state_op_kind kind;
+	bool started;
+	int dirfd;			/* copies: the job touches no daemon */
+	char name[64];
+	char file[80];			/* NAME.json */
 	char *text;
 	size_t len;
-	int fd, r = 0;
+	int err;
+	void (*done)(void *arg, int err);
+	void *arg;
+};
 
-	vms_dir(e->d, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/%s.json", dir, e->name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.json.tmp", dir, e->name);
-	j = json_pack("{s:i, s:s, s:O, s:I}", "version", STATE_VERSION,
-		      "name", e->name, "params", e->params,
-		      "created_at", (json_int_t)e->created_at);
+static struct state_op *state_ops;
+
+static bool name_busy(const struct daemon *d, const char *name)
+{
+	for (const struct state_op *op = state_ops; op; op = op->next)
+		if (op->d == d && !strcmp(op->name, name))
+			return true;
+	return false;
+}
+
+static void op_unlink(struct state_op *op)
+{
+	for (struct state_op **pp = &state_ops; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			return;
+		}
+	}
+}
+
+static void op_append(struct state_op *op)
+{
+	struct state_op **pp = &state_ops;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	op->next = NULL;
+	*pp = op;
+}
+
+static void op_free(struct state_op *op)
+{
+	free(op->text);
+	free(op);
+}
+
+/* On a job thread. */
+static void op_work(void *p)
+{
+	struct state_op *op = p;
+
+	if (op->kind == STATE_OP_SAVE) {
+		op->err = fs_write_atomic_at(op->dirfd, op->file, op->text, op->len, 0600);
+		return;
+	}
+	op->err = unlinkat(op->dirfd, op->file, 0) < 0 ? -errno : 0;
+	if (op->err == -ENOENT)
+		op->err = 0;
+	else if (!op->err && fsync(op->dirfd) < 0)
+		op->err = -errno;
+}
+
+static void op_done(void *p);
+
+static int op_start(struct state_op *op)
+{
+	op->started = true;
+	return jobs_submit(op->d->jobs, op_work, op_done, op);
+}
+
+/* The op of d's name that ran is off the list: start the next one. */
+static void start_next(struct daemon *d, const char *name)
+{
+	struct state_op *op;
+
+	for (;;) {
+		for (op = state_ops; op; op = op->next)
+			if (op->d == d && !strcmp(op->name, name))
+				break;
+		if (!op || op->started || op_start(op) == 0)
+			return;
+		/* out of memory for the job: that one fails, the next may not */
+		op_unlink(op);
+		log_error("definition of %s: %s", op->name, strerror(ENOMEM));
+		if (op->done)
+			op->done(op->arg, -ENOMEM);
+		op_free(op);
+	}
+}
+
+/* On the loop. */
+static void op_done(void *p)
+{
+	struct state_op *op = p;
+
+	op_unlink(op);
+	/* the next one of this name first: a save the callback asks for
+	 * queues behind those asked for before it */
+	start_next(op->d, op->name);
+	if (op->err < 0)
+		log_error("%s the definition of %s: %s",
+			  op->kind == STATE_OP_SAVE ? "saving" : "removing", op->name,
+			  strerror(-op->err));
+	if (op->done)
+		op->done(op->arg, op->err);
+	op_free(op);
+}
+
+static struct state_op *op_new(struct daemon *d, enum state_op_kind kind, const char *name)
+{
+	struct state_op *op;
+
+	if (!plan_name_valid(name) || strlen(name) >= sizeof(op->name))
+		return NULL;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return NULL;
+	op->d = d;
+	op->kind = kind;
+	op->dirfd = d->state_dirfd;
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	snprintf(op->file, sizeof(op->file), "%s.json", name);
+	return op;
+}
+
+/* the file's text, with a final newline */
+static char *definition_text(const char *name, json_t *params, time_t created_at,
+			     uid_t owner, size_t *len)
+{
+	json_t *j = json_pack("{s:i, s:s, s:O, s:I, s:I}", "version", STATE_VERSION,
+			      "name", name, "params", params,
+			      "created_at", (json_int_t)created_at,
+			      "owner", (json_int_t)owner);
+	char *text, *nl;
+	size_t n;
+
+	if (!j)
+		return NULL;
 	text = json_dumps(j, JSON_INDENT(2));
 	json_decref(j);
 	if (!text)
-		return -ENOMEM;
-	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
+		return NULL;
+	n = strlen(text);
+	nl = realloc(text, n + 2);
+	if (!nl) {
 		free(text);
-		return log_errno(-errno, "writing %s", tmp);
+		return NULL;
 	}
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-	    fsync(fd) < 0)
-		r = -errno ? -errno : -EIO;
-	close(fd);
-	free(text);
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return log_errno(r, "saving the definition of %s", e->name);
+	nl[n] = '\n';
+	nl[n + 1] = '\0';
+	*len = n + 1;
+	return nl;
+}
+
+int state_save(struct daemon *d, const char *name, json_t *params, time_t created_at,
+	       uid_t owner, void (*done)(void *arg, int err), void *arg)
+{
+	struct state_op *op;
+
+	if (!d->jobs || d->state_dirfd < 0)
+		return -EBADF;
+	if (!plan_name_valid(name) || !json_is_object(params))
+		return -EINVAL;
+	op = op_new(d, STATE_OP_SAVE, name);
+	if (!op)
+		return -ENOMEM;
+	op->text = definition_text(name, params, created_at, owner, &op->len);
+	if (!op->text) {
+		op_free(op);
+		return -ENOMEM;
 	}
-	fsync_dir(dir);
+	op->done = done;
+	op->arg = arg;
+	if (name_busy(d, name)) {
+		op_append(op);		/* waits for the one of its name */
+		return 0;
+	}
+	op_append(op);
+	if (op_start(op) < 0) {
+		op_unlink(op);
+		op_free(op);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
-void state_forget(struct vm_entry *e)
+int state_forget(struct daemon *d, const char *name)
 {
-	char dir[PATH_MAX + 8], path[PATH_MAX + 80];
+	char file[80];
+	int r;
 
-	vms_dir(e->d, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/%s.json", dir, e->name);
-	if (unlink(path) == 0)
-		fsync_dir(dir);
+	if (d->state_dirfd < 0)
+		return -EBADF;
+	if (!plan_name_valid(name) ||
+	    snprintf(file, sizeof(file), "%s.json", name) >= (int)sizeof(file))
+		return -EINVAL;
+	r = unlinkat(d->state_dirfd, file, 0) < 0 ? -errno : 0;
+	if (!r && fsync(d->state_dirfd) < 0)
+		r = -errno;
+	if (name_busy(d, name)) {
+		/* a save under way would put it back: remove it after that too */
+		struct state_op *op = d->jobs ? op_new(d, STATE_OP_FORGET, name) : NULL;
+
+		if (op)
+			op_append(op);
+		else
+			log_error("definition of %s: cannot queue its removal", name);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r < 0 && r != -ENOENT)
+		log_error("removing the definition of %s: %s", name, strerror(-r));
+	return r;
 }
 
-static void set_aside(struct daemon *d, const char *dir, const char *file,
-		      const char *why)
-{
-	char from[PATH_MAX + 300], to[PATH_MAX + 340];
+/* loading */
 
-	snprintf(from, sizeof(from), "%s/%s", dir, file);
-	snprintf(to, sizeof(to), "%s/%s.corrupt-%ld", dir, file, (long)time(NULL));
-	if (rename(from, to) == 0)
-		log_error("state file %s: %s; set aside as %s", from, why, to);
-	else
-		log_error("state file %s: %s (cannot set it aside: %s)", from, why,
-			  strerror(errno));
-	json_array_append_new(d->state_problems, json_pack("{s:s, s:s, s:s}",
-		"file", from, "problem", why, "moved_to", to));
+static void problem(struct daemon *d, const char *file, const char *why, bool set_aside)
+{
+	char shown[PATH_MAX + 320], to[300];
+	json_t *o;
+
+	snprintf(shown, sizeof(shown), "%s/vms/%s", d->state_dir, file);
+	o = json_pack("{s:s, s:s}", "file", shown, "problem", why);
+	if (!set_aside) {
+		log_error("state file %s: %s", shown, why);
+	} else {
+		snprintf(to, sizeof(to), "%s.corrupt-%ld", file, (long)time(NULL));
+		if (renameat(d->state_dirfd, file, d->state_dirfd, to) == 0) {
+			log_error("state file %s: %s; set aside as %s", shown, why, to);
+			snprintf(shown, sizeof(shown), "%s/vms/%s", d->state_dir, to);
+			json_object_set_new(o, "moved_to", json_string(shown));
+		} else {
+			log_error("state file %s: %s (cannot set it aside: %s)", shown, why,
+				  strerror(errno));
+		}
+	}
+	if (o)
+		json_array_append_new(d->state_problems, o);
 }
 
-static void load_one(struct daemon *d, const char *dir, const char *file)
+static void load_one(struct daemon *d, const char *file,
+		     void (*add)(struct daemon *, const char *, json_t *, time_t, uid_t))
 {
-	char path[PATH_MAX + 300], name[64];
+	size_t n = strlen(file) - 5, len;
+	json_t *j, *params, *owner;
 	json_error_t jerr;
-	json_t *j, *params;
 	const char *jname;
-	struct vm_entry *e;
+	char name[64], *text;
+	int err;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	j = json_load_file(path, 0, &jerr);
-	if (!j) {
-		set_aside(d, dir, file, jerr.text);
+	text = fs_read_at(d->state_dirfd, file, STATE_FILE_MAX, &len, &err);
+	if (!text) {
+		if (err == -ENOENT)
+			return;		/* gone meanwhile */
+		problem(d, file, err == -ELOOP ? "a symlink, not a file" :
+			err == -EINVAL ? "not a regular file" :
+			err == -EFBIG ? "too large for a definition" : strerror(-err),
+			err == -ELOOP || err == -EINVAL || err == -EFBIG);
 		return;
 	}
+	j = json_loadb(text, len, 0, &jerr);
+	free(text);
+	if (!j) {
+		problem(d, file, jerr.text, true);
+		return;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1),
+		 file);
 	jname = json_string_value(json_object_get(j, "name"));
 	params = json_object_get(j, "params");
-	snprintf(name, sizeof(name), "%.*s", (int)(strlen(file) - 5), file);
+	owner = json_object_get(j, "owner");
 	if (json_integer_value(json_object_get(j, "version")) != STATE_VERSION ||
-	    !jname || strcmp(jname, name) || !json_is_object(params) ||
-	    !plan_name_valid(name)) {
-		set_aside(d, dir, file, "not an armvmd VM definition (version, name or params)");
+	    n >= sizeof(name) || !plan_name_valid(name) || !jname || strcmp(jname, name) ||
+	    !json_is_object(params) ||
+	    (owner && (!json_is_integer(owner) || json_integer_value(owner) < 0 ||
+		       json_integer_value(owner) > (json_int_t)(uid_t)-1))) {
+		problem(d, file, "not an armvmd VM definition (version, name, params or owner)",
+			true);
 		json_decref(j);
 		return;
 	}
-	if (registry_find(d, name)) {
-		json_decref(j);
-		return;
-	}
-	e = registry_add(d, name);
-	if (!e) {
-		json_decref(j);
-		return;
-	}
-	e->params = json_incref(params);
-	e->created_at = (time_t)json_integer_value(json_object_get(j, "created_at"));
-	e->defined = true;
-	e->state = VM_STOPPED;
-	snprintf(e->reason, sizeof(e->reason), "defined; not running");
-	registry_replan(e);
+	add(d, name, params, (time_t)json_integer_value(json_object_get(j, "created_at")),
+	    owner ? (uid_t)json_integer_value(owner) : 0);
 	json_decref(j);
 }
 
-int state_load(struct daemon *d)
+static bool ends_with(const char *s, size_t n, const char *suffix)
 {
-	char dir[PATH_MAX + 8];
+	size_t k = strlen(suffix);
+
+	return n > k && !strcmp(s + n - k, suffix);
+}
+
+int state_load(struct daemon *d,
+	       void (*add)(struct daemon *d, const char *name, json_t *params,
+			   time_t created_at, uid_t owner))
+{
 	struct dirent *de;
 	DIR *dh;
+	int fd;
 
-	vms_dir(d, dir, sizeof(dir));
-	dh = opendir(dir);
-	if (!dh)
+	if (d->state_dirfd < 0)
+		return -EBADF;
+	fd = fcntl(d->state_dirfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
 		return -errno;
+	dh = fdopendir(fd);
+	if (!dh) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(dh);
 	while ((de = readdir(dh))) {
 		size_t n = strlen(de->d_name);
 
 		if (de->d_name[0] == '.') {
 			/* a temporary file of a write that never finished */
-			if (n > 9 && !strcmp(de->d_name + n - 9, ".json.tmp")) {
-				char p[PATH_MAX + 300];
-
-				snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-				log_warn("removing half-written %s", p);
-				unlink(p);
+			if (ends_with(de->d_name, n, ".json.tmp")) {
+				log_warn("removing half-written %s/vms/%s", d->state_dir,
+					 de->d_name);
+				unlinkat(d->state_dirfd, de->d_name, 0);
 			}
 			continue;
 		}
-		if (n > 5 && !strcmp(de->d_name + n - 5, ".json"))
-			load_one(d, dir, de->d_name);
+		if (ends_with(de->d_name, n, ".json"))
+			load_one(d, de->d_name, add);
 	}
 	closedir(dh);
 	return 0;

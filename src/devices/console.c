@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,99 @@
 #include <unistd.h>
 
 #include "devices/console.h"
+#include "util/fs.h"
 #include "util/log.h"
+
+static uint64_t console_log_limit = CONSOLE_LOG_MAX_DEFAULT;
+
+void console_set_log_limit(uint64_t bytes)
+{
+	console_log_limit = bytes && bytes < CONSOLE_LOG_MAX_MIN ? CONSOLE_LOG_MAX_MIN : bytes;
+}
 
 static void client_drop(struct console_client *cl)
 {
 	ev_io_stop(cl->con->loop, &cl->watcher);
 	close(cl->fd);
 	cl->fd = -1;
+}
+
+static int log_open(struct console *con, int extra_flags)
+{
+	struct stat st;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO planted there must not stall the loop */
+	fd = openat(con->log_dirfd, con->log_name, O_WRONLY | O_CREAT | O_APPEND |
+		    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | extra_flags, 0640);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	con->log_size = (uint64_t)st.st_size;
+	return fd;
+}
+
+/*
+ * console.log is full: it becomes console.log.1 (dropping the older one)
+ * and a new console.log starts.  Two renames and an open in the VM's own
+ * directory, on the loop; the ring that worker.console reads is not
+ * touched.  If that fails the log starts over in place rather than grow.
+ */
+static void log_rotate(struct console *con)
+{
+	char old[sizeof(con->log_name) + 2];
+	int fd = -ENAMETOOLONG;
+
+	if (snprintf(old, sizeof(old), "%s.1", con->log_name) < (int)sizeof(old)) {
+		fd = renameat(con->log_dirfd, con->log_name, con->log_dirfd, old) < 0 ?
+		     -errno : log_open(con, O_EXCL);
+	}
+	if (fd >= 0) {
+		close(con->log_fd);
+		con->log_fd = fd;
+		con->log_size = 0;
+		return;
+	}
+	if (ftruncate(con->log_fd, 0) == 0) {
+		log_warn("console log %s: cannot rotate it (%s); started over",
+			 con->log_name, strerror(-fd));
+		con->log_size = 0;
+		return;
+	}
+	log_error("console log %s: cannot rotate it (%s) nor start over (%s); "
+		  "no longer written", con->log_name, strerror(-fd), strerror(errno));
+	close(con->log_fd);
+	con->log_fd = -1;
+}
+
+static void log_out(struct console *con, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (con->log_max) {
+		/* a chunk larger than the whole log: its newest part */
+		if (len > con->log_max) {
+			buf += len - con->log_max;
+			len = (size_t)con->log_max;
+		}
+		if (con->log_size && con->log_size + len > con->log_max)
+			log_rotate(con);
+		if (con->log_fd < 0)
+			return;
+	}
+	while (off < len) {
+		ssize_t n = write(con->log_fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	con->log_size += off;
 }
 
 /* On the loop: move pending output to the log file and the clients. */
@@ -34,19 +121,8 @@ static void console_drain(struct ev_loop *loop, ev_async *w, int revents)
 	pthread_mutex_unlock(&con->lock);
 	if (!buf)
 		return;
-	if (con->log_fd >= 0) {
-		size_t off = 0;
-
-		while (off < len) {
-			ssize_t n = write(con->log_fd, buf + off, len - off);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			off += (size_t)n;
-		}
-	}
+	if (con->log_fd >= 0)
+		log_out(con, buf, len);
 	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++) {
 		struct console_client *cl = &con->clients[i];
 
@@ -184,19 +260,39 @@ int console_init(struct console *con, struct ev_loop *loop, const char *log_path
 {
 	memset(con, 0, sizeof(*con));
 	pthread_mutex_init(&con->lock, NULL);
-	con->loop = loop;
 	con->listen_fd = -1;
 	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
 		con->clients[i].fd = -1;
 	con->log_fd = -1;
+	con->log_dirfd = -1;
+	con->log_max = console_log_limit;
 	if (log_path) {
-		con->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (con->log_fd < 0)
-			return log_errno(-errno, "console log %s", log_path);
+		const char *slash = strrchr(log_path, '/');
+		char dir[PATH_MAX];
+		int r;
+
+		if (slash)
+			snprintf(dir, sizeof(dir), "%.*s", slash == log_path ? 1 :
+				 (int)(slash - log_path), log_path);
+		if (snprintf(con->log_name, sizeof(con->log_name), "%s",
+			     slash ? slash + 1 : log_path) >= (int)sizeof(con->log_name))
+			return log_errno(-ENAMETOOLONG, "console log %s", log_path);
+		r = fs_opendir_at(AT_FDCWD, slash ? dir : ".");
+		if (r < 0)
+			return log_errno(r, "console log %s", log_path);
+		con->log_dirfd = r;
+		r = log_open(con, 0);
+		if (r < 0) {
+			close(con->log_dirfd);
+			con->log_dirfd = -1;
+			return log_errno(r, "console log %s", log_path);
+		}
+		con->log_fd = r;
 	}
 	ev_async_init(&con->wake, console_drain);
 	con->wake.data = con;
 	ev_async_start(loop, &con->wake);
+	con->loop = loop;	/* set up: console_close has work to do */
 	return 0;
 }
 
@@ -219,7 +315,8 @@ int console_listen(struct console *con, const char *path)
 		close(fd);
 		return r;
 	}
-	chmod(path, 0660);
+	/* no symlink followed (gid -1: the group stays) */
+	fs_share_at(AT_FDCWD, path, (gid_t)-1, 0660);
 	con->listen_fd = fd;
 	ev_io_init(&con->accept_watcher, console_accept, fd, EV_READ);
 	con->accept_watcher.data = con;
@@ -229,6 +326,8 @@ int console_listen(struct console *con, const char *path)
 
 void console_close(struct console *con)
 {
+	if (!con->loop)
+		return;		/* never initialised */
 	console_drain(con->loop, &con->wake, 0);
 	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
 		if (con->clients[i].fd >= 0)
@@ -242,4 +341,8 @@ void console_close(struct console *con)
 	if (con->log_fd >= 0)
 		close(con->log_fd);
 	con->log_fd = -1;
+	if (con->log_dirfd >= 0)
+		close(con->log_dirfd);
+	con->log_dirfd = -1;
+	con->loop = NULL;
 }

@@ -18,6 +18,11 @@
 #define CONSOLE_PENDING_MAX	(256u << 10)
 #define CONSOLE_MAX_CLIENTS	8
 #define CONSOLE_INPUT_MAX	(16u << 10)
+/* console.log is kept under this (spec.json limits.console_log_bytes):
+ * past it, it becomes console.log.1 (the older one is dropped) and a new
+ * console.log starts; at most twice the bound on disk in all */
+#define CONSOLE_LOG_MAX_DEFAULT	(1u << 20)
+#define CONSOLE_LOG_MAX_MIN	(4u << 10)
 
 struct console_client {
 	int fd;
@@ -36,6 +41,9 @@ struct console {
 	struct ev_loop *loop;
 	ev_async wake;
 	int log_fd;
+	int log_dirfd;			/* the log's directory, for rotation */
+	char log_name[256];
+	uint64_t log_size, log_max;	/* log_max 0: unbounded */
 	int listen_fd;
 	ev_io accept_watcher;
 	struct console_client clients[CONSOLE_MAX_CLIENTS];
@@ -49,6 +57,9 @@ struct console {
 	void *input_opaque;
 };
 
+/* The bound on console logs that console_init gives every console from
+ * now on (0: unbounded; less than CONSOLE_LOG_MAX_MIN is taken as that). */
+void console_set_log_limit(uint64_t bytes);
 int console_init(struct console *con, struct ev_loop *loop, const char *log_path);
 /* Serve attach clients on a Unix socket at path (raw bytes both ways). */
 int console_listen(struct console *con, const char *path);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc/limits.h"
 #include "rpc/rpc.h"
 
 static const char *const type_names[] = {
@@ -178,6 +179,8 @@ struct rpc_reply_set {
 	bool batch;
 	size_t outstanding;
 	json_t *slots;			/* array; null where no answer is due */
+	size_t max_answer;		/* bytes, for the whole line */
+	size_t bytes;			/* of the answers so far */
 };
 
 static void set_finish(struct rpc_reply_set *set)
@@ -217,6 +220,26 @@ static void set_fill(struct rpc_reply_set *set, size_t slot, json_t *answer)
 		set_finish(set);
 }
 
+/*
+ * An answer that would take the line's answers past max_answer becomes an
+ * error with the same id (the caller learns which call and why).
+ */
+static json_t *bound_answer(struct rpc_reply_set *set, json_t *id, json_t *answer)
+{
+	size_t size = json_dumpb(answer, NULL, 0, JSON_COMPACT);
+
+	if (set->bytes + size > set->max_answer) {
+		json_decref(answer);
+		answer = rpc_error_response(id, ARMVM_E_TOO_LARGE, "Answer too large",
+			json_pack("{s:s, s:I, s:I}", "limit", "max-answer",
+				  "max", (json_int_t)set->max_answer,
+				  "size", (json_int_t)(set->bytes + size)));
+		size = json_dumpb(answer, NULL, 0, JSON_COMPACT);
+	}
+	set->bytes += size;
+	return answer;
+}
+
 /* Complete a call: its answer (or nothing, for a notification) goes into
  * its slot.  Consumes result and the call's error data. */
 static void call_complete(struct rpc_call *call, json_t *result)
@@ -230,6 +253,8 @@ static void call_complete(struct rpc_call *call, json_t *result)
 						    call->err_data);
 		else
 			answer = rpc_result_response(call->id, result);
+		if (answer)
+			answer = bound_answer(call->set, call->id, answer);
 	} else {
 		json_decref(call->err_data);	/* notifications get no answer */
 	}
@@ -341,10 +366,13 @@ static void handle_one(const struct rpc_table *table, void *ctx, void *conn,
 void rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
 		     const struct rpc_conn_ops *ops, const char *line, size_t len)
 {
+	const struct armvmd_limits *lim = ops->limits ? ops->limits(conn) : NULL;
 	struct rpc_reply_set *set;
 	json_error_t jerr;
 	json_t *req;
 
+	if (!lim)
+		lim = limits_defaults();
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!req) {
 		json_t *e = rpc_error_response(NULL, ARMVM_E_PARSE, "Parse error",
@@ -362,6 +390,19 @@ void rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
 		json_decref(req);
 		return;
 	}
+	/* a long batch runs nothing: its answers alone could be huge */
+	if (json_is_array(req) && json_array_size(req) > lim->max_batch) {
+		json_t *e = rpc_error_response(NULL, ARMVM_E_INVALID_REQUEST,
+			"Batch too long",
+			json_pack("{s:s, s:s, s:i, s:I}", "reason", "batch too long",
+				  "limit", "max-batch", "max", (int)lim->max_batch,
+				  "given", (json_int_t)json_array_size(req)));
+
+		ops->send(conn, e);
+		json_decref(e);
+		json_decref(req);
+		return;
+	}
 
 	set = calloc(1, sizeof(*set));
 	if (!set) {
@@ -370,6 +411,7 @@ void rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
 	}
 	set->conn = conn;
 	set->ops = ops;
+	set->max_answer = (size_t)lim->max_answer;
 	set->batch = json_is_array(req);
 	set->slots = json_array();
 	set->outstanding = set->batch ? json_array_size(req) : 1;

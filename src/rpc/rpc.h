@@ -70,11 +70,16 @@ struct rpc_call {
 	json_t *err_data;
 };
 
+struct armvmd_limits;
+
 /* How the codec reaches a connection (the server's client, a test). */
 struct rpc_conn_ops {
 	void (*send)(void *conn, json_t *msg);	/* msg borrowed */
 	void (*ref)(void *conn);		/* may be NULL */
 	void (*unref)(void *conn);		/* may be NULL */
+	/* the bounds of this connection (max_batch, max_answer); NULL, or
+	 * NULL returned: the defaults of rpc/limits.h */
+	const struct armvmd_limits *(*limits)(void *conn);
 };
 
 /* Fill the call's error; steals data (may be NULL).  Returns -1. */
@@ -98,7 +103,11 @@ void rpc_deferred_fail(struct rpc_call *call, int code, json_t *data,
 
 /*
  * Handle one JSON text (a request, a notification or a batch); answers go
- * out through ops->send, at once or when deferred calls complete.
+ * out through ops->send, at once or when deferred calls complete.  A batch
+ * of more than max_batch calls is one -32600 (data: limit, max, given) and
+ * runs nothing; an answer over max_answer bytes is replaced by -32001 with
+ * the request's id (data: limit "max-answer", max, size); in a batch, the
+ * answers that would take the whole past max_answer are.
  */
 void rpc_handle_line(const struct rpc_table *table, void *ctx, void *conn,
 		     const struct rpc_conn_ops *ops, const char *line, size_t len);

@@ -9,52 +9,211 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rpc/limits.h"
 #include "rpc/server.h"
 #include "util/fs.h"
 #include "util/log.h"
 
+#define READ_CHUNK		16384	/* bytes asked of one recv */
+#define READS_PER_WAKEUP	4	/* then the loop serves the others */
+#define ACCEPTS_PER_WAKEUP	64
+#define ACCEPT_RETRY_S		0.25	/* out of descriptors: accept again after */
+#define RATELIMIT_S		10.	/* one log line per cause per this */
+#define KEEP_OUTPUT		16384	/* a drained output buffer over this is freed */
+
+enum client_timer {
+	TIMER_NONE,
+	TIMER_PARTIAL,			/* an incomplete line waits: idle_partial_s */
+	TIMER_GRACE,			/* told an error: time to read it */
+};
+
 struct client {
-	struct server *srv;
-	struct client *next, **pprev;
+	struct server *srv;		/* NULL once the server is closed */
+	struct client *next, **pprev;	/* srv->clients, while alive */
+	struct client *next_dead;	/* srv->dead, once dead */
 	unsigned long id;
 	int fd;
 	ev_io read_watcher;
 	ev_io write_watcher;
+	ev_timer timer;
+	enum client_timer timer_mode;
 	char *in;
 	size_t in_len, in_cap, in_scanned;
+	bool backlog;			/* complete lines may wait in `in` */
 	char *out;
 	size_t out_len, out_off, out_cap;
+	size_t accounted;		/* its share of srv->out_total */
 	bool closing;			/* close once the output is flushed */
-	bool dead;			/* gone; kept while answers are pending */
-	unsigned refs;			/* deferred answers still to come */
-	bool in_process;		/* answers are flushed after the batch */
+	bool failed;			/* told an error: takes no more output */
+	bool dead;			/* socket closed; memory freed by the sweep */
+	bool told;			/* on_close was called */
+	unsigned refs;			/* deferred answers, the line being run */
+	bool in_process;		/* answers are flushed after the line */
 	pid_t pid;
 	uid_t uid;
 };
 
-static void client_free(struct client *c)
+static void client_flush(struct client *c);
+static void client_update_reading(struct client *c);
+static void accept_resume(struct server *srv);
+
+static const struct armvmd_limits *lim(const struct server *srv)
+{
+	return srv->limits ? srv->limits : limits_defaults();
+}
+
+static size_t pending(const struct client *c)
+{
+	return c->out_len - c->out_off;
+}
+
+/* true when a line may be logged now; *skipped: how many were not since */
+static bool ratelimit_ok(struct server *srv, struct server_ratelimit *rl,
+			 unsigned *skipped)
+{
+	ev_tstamp now = ev_now(srv->loop);
+
+	if (rl->last && now - rl->last < RATELIMIT_S) {
+		rl->suppressed++;
+		return false;
+	}
+	rl->last = now;
+	*skipped = rl->suppressed;
+	rl->suppressed = 0;
+	return true;
+}
+
+/* --- freeing only where nobody walks: the sweep --- */
+
+static void client_destroy(struct client *c)
+{
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+/*
+ * Tell on_close of every client that died since the last sweep, then free
+ * those no deferred answer holds.  on_close may end other clients: they
+ * join the list at its head and are told in the same sweep.
+ */
+static void sweep_now(struct server *srv)
+{
+	struct client **pp, *c;
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (c = srv->dead; c; c = c->next_dead) {
+			if (c->told)
+				continue;
+			c->told = true;
+			if (srv->on_close)
+				srv->on_close(srv, c);
+			again = true;
+			break;
+		}
+	}
+	for (pp = &srv->dead; (c = *pp);) {
+		if (!c->refs) {
+			*pp = c->next_dead;
+			client_destroy(c);
+		} else {
+			pp = &c->next_dead;
+		}
+	}
+}
+
+/* runs before the loop next waits: no callback of ours is on the stack */
+static void sweep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct server *srv = w->data;
+	struct client *c, *next;
+
+	ev_prepare_stop(loop, w);
+	sweep_now(srv);
+	if (srv->resume_readers) {
+		srv->resume_readers = false;
+		for (c = srv->clients; c; c = next) {
+			next = c->next;
+			client_update_reading(c);
+		}
+	}
+}
+
+static void sweep_soon(struct server *srv)
+{
+	ev_prepare_start(srv->loop, &srv->sweep);
+}
+
+static void accept_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	accept_resume(t->data);
+}
+
+static void server_ready(struct server *srv)
+{
+	if (srv->ready)
+		return;
+	ev_prepare_init(&srv->sweep, sweep_cb);
+	srv->sweep.data = srv;
+	ev_timer_init(&srv->accept_retry, accept_retry_cb, ACCEPT_RETRY_S, 0.);
+	srv->accept_retry.data = srv;
+	srv->ready = true;
+}
+
+/* keep srv->out_total right after any change of c's output */
+static void client_account(struct client *c)
+{
+	struct server *srv = c->srv;
+	size_t now = c->dead ? 0 : pending(c);
+
+	srv->out_total = srv->out_total - c->accounted + now;
+	c->accounted = now;
+	if (srv->out_total > lim(srv)->max_buffered_total) {
+		srv->over_total = true;
+	} else if (srv->over_total) {
+		/* the readers paused for the total may go on */
+		srv->over_total = false;
+		srv->resume_readers = true;
+		sweep_soon(srv);
+	}
+}
+
+/*
+ * The client is gone: its socket is closed and nothing more is sent or
+ * read, but the memory stays until the sweep (the caller, or a walk above
+ * it, may still hold c).
+ */
+static void client_kill(struct client *c)
 {
 	struct server *srv = c->srv;
 
 	if (c->dead)
 		return;
-	if (srv->on_close)
-		srv->on_close(srv, c);
+	c->dead = true;
 	ev_io_stop(srv->loop, &c->read_watcher);
 	ev_io_stop(srv->loop, &c->write_watcher);
+	ev_timer_stop(srv->loop, &c->timer);
 	close(c->fd);
+	c->fd = -1;
 	*c->pprev = c->next;
 	if (c->next)
 		c->next->pprev = c->pprev;
 	srv->nclients--;
+	/* the buffers too are freed by the sweep: a line being run may
+	 * still point into the input */
+	c->in_len = c->in_scanned = 0;
+	c->out_len = c->out_off = 0;
+	c->backlog = false;
+	client_account(c);
+	c->next_dead = srv->dead;
+	srv->dead = c;
+	sweep_soon(srv);
 	log_debug("client %lu gone", c->id);
-	c->dead = true;
-	free(c->in);
-	free(c->out);
-	c->in = c->out = NULL;
-	/* a deferred call still holds a reference: it frees the rest */
-	if (!c->refs)
-		free(c);
+	/* a descriptor is free again */
+	if (srv->accept_paused)
+		accept_resume(srv);
 }
 
 static void client_ref(void *conn)
@@ -62,19 +221,28 @@ static void client_ref(void *conn)
 	((struct client *)conn)->refs++;
 }
 
-static void client_flush(struct client *c);
-
 static void client_unref(void *conn)
 {
 	struct client *c = conn;
 
 	if (--c->refs)
 		return;
-	if (c->dead)
-		free(c);
+	if (!c->srv)
+		client_destroy(c);	/* outlived its server: told, unlinked */
+	else if (c->dead)
+		sweep_soon(c->srv);
 	else if (c->closing && !c->in_process)
 		client_flush(c);	/* the last answer is out: now it may go */
 }
+
+static const struct armvmd_limits *client_limits(void *conn)
+{
+	struct client *c = conn;
+
+	return c->srv ? lim(c->srv) : NULL;
+}
+
+/* --- output --- */
 
 static int buf_reserve(char **buf, size_t *cap, size_t need)
 {
@@ -93,9 +261,93 @@ static int buf_reserve(char **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* Queue text and a newline, whatever the caps (the caller checked). */
+static int client_append(struct client *c, const char *text, size_t len)
+{
+	/* what was sent is dropped before the buffer grows */
+	if (c->out_off && c->out_len + len + 1 > c->out_cap) {
+		memmove(c->out, c->out + c->out_off, pending(c));
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (buf_reserve(&c->out, &c->out_cap, c->out_len + len + 1) < 0)
+		return -ENOMEM;
+	memcpy(c->out + c->out_len, text, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	client_account(c);
+	return 0;
+}
+
+/* Drop the output not begun yet; a line partly sent is finished first. */
+static void client_drop_output(struct client *c)
+{
+	size_t keep = c->out_off;
+
+	if (keep && keep < c->out_len && c->out[keep - 1] != '\n') {
+		char *nl = memchr(c->out + keep, '\n', c->out_len - keep);
+
+		keep = nl ? (size_t)(nl - c->out) + 1 : c->out_len;
+	}
+	c->out_len = keep;
+	client_account(c);
+}
+
+static void client_arm_timer(struct client *c, enum client_timer mode)
+{
+	struct ev_loop *loop = c->srv->loop;
+
+	ev_timer_stop(loop, &c->timer);
+	c->timer_mode = mode;
+	if (mode == TIMER_NONE)
+		return;
+	ev_timer_set(&c->timer, lim(c->srv)->idle_partial_s, 0.);
+	ev_timer_start(loop, &c->timer);
+}
+
+/*
+ * Tell the client why it is being closed (a response with id null: data
+ * stolen), read nothing more from it, and close it once that is read or
+ * idle_partial_s has passed.  drop: the output it did not read goes first.
+ */
+static void client_fail(struct client *c, int code, const char *message,
+			json_t *data, bool drop)
+{
+	json_t *e;
+	char *text;
+
+	if (c->dead || c->failed) {
+		json_decref(data);
+		return;
+	}
+	c->failed = true;
+	c->closing = true;
+	c->backlog = false;
+	if (drop)
+		client_drop_output(c);
+	e = rpc_error_response(NULL, code, message, data);
+	text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+	json_decref(e);
+	if (text && client_append(c, text, strlen(text)) < 0) {
+		free(text);
+		client_kill(c);
+		return;
+	}
+	free(text);
+	ev_io_stop(c->srv->loop, &c->read_watcher);
+	client_arm_timer(c, TIMER_GRACE);
+	if (!c->in_process)
+		client_flush(c);
+}
+
 /* Try to write what is pending; the write watcher runs only meanwhile. */
 static void client_flush(struct client *c)
 {
+	struct ev_loop *loop;
+
+	if (c->dead)
+		return;
+	loop = c->srv->loop;
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off,
 				 c->out_len - c->out_off, MSG_NOSIGNAL);
@@ -105,60 +357,65 @@ static void client_flush(struct client *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			log_debug("client %lu: send: %s", c->id, strerror(errno));
-			client_free(c);
+			client_kill(c);
 			return;
 		}
 		c->out_off += (size_t)n;
 	}
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
-		ev_io_stop(c->srv->loop, &c->write_watcher);
-		/* a client that stopped sending still gets its deferred answers */
-		if (c->closing && !c->refs) {
-			client_free(c);
+		if (c->out_cap > KEEP_OUTPUT) {
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
+		ev_io_stop(loop, &c->write_watcher);
+		client_account(c);
+		/* a client that stopped sending still gets its deferred
+		 * answers; one told an error gets no more */
+		if (c->closing && (!c->refs || c->failed)) {
+			client_kill(c);
 			return;
 		}
 	} else {
-		ev_io_start(c->srv->loop, &c->write_watcher);
+		ev_io_start(loop, &c->write_watcher);
+		client_account(c);
 	}
-	/* back-pressure: a client that does not read its answers is not read */
-	if (!c->closing) {
-		if (c->out_len - c->out_off > SERVER_PAUSE_OUTPUT)
-			ev_io_stop(c->srv->loop, &c->read_watcher);
-		else
-			ev_io_start(c->srv->loop, &c->read_watcher);
-	}
+	client_update_reading(c);
 }
 
-/* Queue one JSON text and its newline.  Returns -1 if c was freed. */
+/* Queue one JSON text and its newline.  -1 if c takes no more output. */
 static int client_send(struct client *c, json_t *msg)
 {
+	const struct armvmd_limits *l;
 	char *text;
 	size_t len;
 
-	if (c->dead)
+	if (c->dead || c->failed)
 		return -1;
+	l = lim(c->srv);
 	text = json_dumps(msg, JSON_COMPACT);
 	if (!text) {
 		log_error("client %lu: cannot encode a response", c->id);
 		return 0;
 	}
 	len = strlen(text);
-	if (c->out_len - c->out_off + len + 1 > SERVER_MAX_OUTPUT) {
-		log_warn("client %lu (pid %d) reads nothing: dropping it",
-			 c->id, (int)c->pid);
+	if (pending(c) + len + 1 > l->max_buffered) {
 		free(text);
-		client_free(c);
+		log_warn("client %lu (pid %d, uid %d) reads nothing: over %llu bytes "
+			 "wait for it; closing it", c->id, (int)c->pid, (int)c->uid,
+			 (unsigned long long)l->max_buffered);
+		client_fail(c, ARMVM_E_LIMIT,
+			    "Too much output waiting to be read: closing the connection",
+			    json_pack("{s:s, s:I}", "limit", "max-buffered",
+				      "max", (json_int_t)l->max_buffered), true);
 		return -1;
 	}
-	if (buf_reserve(&c->out, &c->out_cap, c->out_len + len + 1) < 0) {
+	if (client_append(c, text, len) < 0) {
 		free(text);
-		client_free(c);
+		client_kill(c);
 		return -1;
 	}
-	memcpy(c->out + c->out_len, text, len);
-	c->out[c->out_len + len] = '\n';
-	c->out_len += len + 1;
 	free(text);
 	return 0;
 }
@@ -167,11 +424,11 @@ int server_send(void *conn, json_t *msg)
 {
 	struct client *c = conn;
 
-	if (c->dead || client_send(c, msg) < 0)
+	if (client_send(c, msg) < 0)
 		return -1;
 	if (!c->in_process)
 		client_flush(c);
-	return 0;
+	return c->dead ? -1 : 0;
 }
 
 void server_peer(const void *conn, pid_t *pid, uid_t *uid)
@@ -187,7 +444,7 @@ static void client_send_answer(void *conn, json_t *msg)
 {
 	struct client *c = conn;
 
-	if (!c->dead && client_send(c, msg) == 0 && !c->in_process)
+	if (client_send(c, msg) == 0 && !c->in_process)
 		client_flush(c);
 }
 
@@ -195,92 +452,135 @@ static const struct rpc_conn_ops client_ops = {
 	.send = client_send_answer,
 	.ref = client_ref,
 	.unref = client_unref,
+	.limits = client_limits,
 };
+
+/* --- input --- */
+
+/* May the client's next request run (and its socket be read)? */
+static bool client_may_work(const struct client *c)
+{
+	const struct armvmd_limits *l = lim(c->srv);
+	size_t p = pending(c);
+
+	if (c->dead || c->closing || p > l->pause_output)
+		return false;
+	/* past the total, only clients that read all their answers go on */
+	return !p || c->srv->out_total <= l->max_buffered_total;
+}
+
+/* back-pressure: a client that does not read its answers is not read */
+static void client_update_reading(struct client *c)
+{
+	struct ev_loop *loop;
+
+	if (c->dead)
+		return;
+	loop = c->srv->loop;
+	if (client_may_work(c)) {
+		ev_io_start(loop, &c->read_watcher);
+		/* lines read before the pause run without new input */
+		if (c->backlog)
+			ev_feed_event(loop, &c->read_watcher, EV_CUSTOM);
+	} else {
+		ev_io_stop(loop, &c->read_watcher);
+	}
+}
 
 static void client_too_large(struct client *c)
 {
-	json_t *e = rpc_error_response(NULL, ARMVM_E_TOO_LARGE,
-		"Request too large",
-		json_pack("{s:I}", "max_bytes", (json_int_t)SERVER_MAX_LINE));
+	json_int_t max = (json_int_t)lim(c->srv)->max_line;
 
-	log_warn("client %lu (pid %d): request line over %u bytes, closing",
-		 c->id, (int)c->pid, SERVER_MAX_LINE);
-	ev_io_stop(c->srv->loop, &c->read_watcher);
-	c->closing = true;
-	c->in_len = 0;
-	if (client_send(c, e) == 0)
-		client_flush(c);
-	json_decref(e);
+	log_warn("client %lu (pid %d, uid %d): request line over %lld bytes, closing",
+		 c->id, (int)c->pid, (int)c->uid, (long long)max);
+	client_fail(c, ARMVM_E_TOO_LARGE, "Request too large",
+		    json_pack("{s:s, s:I, s:I}", "limit", "max-line", "max", max,
+			      "max_bytes", max), false);
 }
 
-/* Answer every complete line in the input buffer.  -1 if c was freed. */
-/* Answer every complete line in the input buffer.  -1 if c was freed. */
+/*
+ * Run the complete lines of the input while the client may take more
+ * work; the rest waits (backlog) until it reads its answers.  -1 if c died.
+ */
 static int client_process(struct client *c)
 {
+	const struct armvmd_limits *l = lim(c->srv);
 	size_t start = 0;
 
-	/* answers of this read are queued and flushed once, afterwards */
+	c->backlog = false;
 	c->in_process = true;
-	for (;;) {
-		char *nl = memchr(c->in + c->in_scanned, '\n',
-				  c->in_len - c->in_scanned);
+	client_ref(c);
+	while (!c->closing) {
+		char *nl;
 		size_t end, len;
 
+		if (!client_may_work(c)) {
+			c->backlog = c->in_len > start;
+			break;
+		}
+		nl = memchr(c->in + c->in_scanned, '\n', c->in_len - c->in_scanned);
 		if (!nl) {
 			c->in_scanned = c->in_len;
 			break;
 		}
 		end = (size_t)(nl - c->in);
 		len = end - start;
-		if (len > SERVER_MAX_LINE) {
-			c->in_process = false;
+		if (len > l->max_line) {
 			client_too_large(c);
-			return -1;
+			break;
 		}
 		/* blank lines (and a lone \r) are keep-alives, not requests */
-		if (len && !(len == 1 && c->in[start] == '\r')) {
-			client_ref(c);
-			rpc_handle_line(c->srv->table, c->srv->ctx, c,
-					&client_ops, c->in + start, len);
-			if (c->dead) {
-				client_unref(c);
-				return -1;
-			}
-			client_unref(c);
-		}
+		if (len && !(len == 1 && c->in[start] == '\r'))
+			rpc_handle_line(c->srv->table, c->srv->ctx, c, &client_ops,
+					c->in + start, len);
 		start = end + 1;
 		c->in_scanned = start;
 	}
 	c->in_process = false;
-	if (start) {
+	if (c->dead || c->failed) {
+		c->in_len = c->in_scanned = 0;
+	} else if (start) {
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
 		c->in_scanned -= start;
 	}
-	if (c->in_len > SERVER_MAX_LINE) {
+	if (!c->closing && !c->backlog && c->in_len > l->max_line)
 		client_too_large(c);
-		return -1;
+	/* an incomplete line may wait idle_partial_s, from its first byte */
+	if (!c->dead && !c->failed) {
+		if (c->in_len && !c->backlog) {
+			if (start || c->timer_mode != TIMER_PARTIAL)
+				client_arm_timer(c, TIMER_PARTIAL);
+		} else if (c->timer_mode == TIMER_PARTIAL) {
+			client_arm_timer(c, TIMER_NONE);
+		}
 	}
-	return 0;
+	client_unref(c);
+	return c->dead ? -1 : 0;
 }
 
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
 
-	for (;;) {
-		if (buf_reserve(&c->in, &c->in_cap, c->in_len + 65536) < 0) {
-			client_free(c);
+	if (c->dead)
+		return;
+	if (c->backlog && client_process(c) < 0)
+		return;
+	for (int i = 0; i < READS_PER_WAKEUP && !c->backlog && client_may_work(c); i++) {
+		ssize_t n;
+
+		if (buf_reserve(&c->in, &c->in_cap, c->in_len + READ_CHUNK) < 0) {
+			client_kill(c);
 			return;
 		}
-		ssize_t n = recv(c->fd, c->in + c->in_len,
-				 c->in_cap - c->in_len, 0);
+		n = recv(c->fd, c->in + c->in_len, READ_CHUNK, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			client_free(c);
+			client_kill(c);
 			return;
 		}
 		if (n == 0) {
@@ -290,15 +590,21 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (c->in_len)
 				log_debug("client %lu left mid-request (%zu bytes)",
 					  c->id, c->in_len);
-			ev_io_stop(loop, &c->read_watcher);
+			c->in_len = c->in_scanned = 0;
 			c->closing = true;
+			client_arm_timer(c, TIMER_NONE);
+			ev_io_stop(loop, &c->read_watcher);
 			break;
 		}
 		c->in_len += (size_t)n;
 		if (client_process(c) < 0)
 			return;
-		if (c->closing || c->out_len - c->out_off > SERVER_PAUSE_OUTPUT)
-			break;
+	}
+	/* an idle client holds no input buffer */
+	if (!c->in_len && !c->dead) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
 	}
 	client_flush(c);
 }
@@ -308,15 +614,86 @@ static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	client_flush(w->data);
 }
 
+static void client_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct client *c = t->data;
+	double max = lim(c->srv)->idle_partial_s;
+
+	if (c->timer_mode == TIMER_GRACE) {
+		log_debug("client %lu did not read its error in %g s", c->id, max);
+		client_kill(c);
+		return;
+	}
+	c->timer_mode = TIMER_NONE;
+	log_warn("client %lu (pid %d, uid %d): a request line incomplete for %g s, "
+		 "closing", c->id, (int)c->pid, (int)c->uid, max);
+	client_fail(c, ARMVM_E_LIMIT, "Request line incomplete for too long",
+		    json_pack("{s:s, s:f}", "limit", "idle-partial-s", "max", max),
+		    false);
+}
+
+/* --- connections --- */
+
+static unsigned clients_of(const struct server *srv, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct client *c = srv->clients; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
+/* Past a cap: one error line, then the close. */
+static void refuse(struct server *srv, int fd, const char *limit, unsigned max,
+		   pid_t pid, uid_t uid)
+{
+	char msg[96], line[512];
+	unsigned skipped = 0;
+	json_t *e;
+	char *text;
+	int n;
+
+	if (strcmp(limit, "max-clients"))
+		snprintf(msg, sizeof(msg), "Too many connections of uid %d", (int)uid);
+	else
+		snprintf(msg, sizeof(msg), "Too many connections");
+	e = rpc_error_response(NULL, ARMVM_E_LIMIT, msg,
+			       json_pack("{s:s, s:i}", "limit", limit, "max", (int)max));
+	text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+	json_decref(e);
+	n = snprintf(line, sizeof(line), "%s\n", text ? text : "");
+	free(text);
+	if (n > 1 && (size_t)n < sizeof(line) &&
+	    send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("refused client: send: %s", strerror(errno));
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	if (ratelimit_ok(srv, &srv->rl_refuse, &skipped))
+		log_warn("refusing a connection (pid %d, uid %d): %s %u reached "
+			 "(%u refused since the last message)", (int)pid, (int)uid,
+			 limit, max, skipped);
+}
+
 int server_add_client(struct server *srv, int fd)
 {
-	struct client *c;
+	const struct armvmd_limits *l = lim(srv);
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	pid_t pid = -1;
+	uid_t uid = (uid_t)-1;
+	struct client *c;
 
-	if (srv->nclients >= SERVER_MAX_CLIENTS) {
-		log_warn("too many clients (%u): refusing one", srv->nclients);
-		close(fd);
+	server_ready(srv);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		pid = cred.pid;
+		uid = cred.uid;
+	}
+	if (srv->nclients >= l->max_clients) {
+		refuse(srv, fd, "max-clients", l->max_clients, pid, uid);
+		return -EMFILE;
+	}
+	if (clients_of(srv, uid) >= l->max_clients_per_uid) {
+		refuse(srv, fd, "max-clients-per-uid", l->max_clients_per_uid, pid, uid);
 		return -EMFILE;
 	}
 	c = calloc(1, sizeof(*c));
@@ -327,17 +704,15 @@ int server_add_client(struct server *srv, int fd)
 	c->srv = srv;
 	c->fd = fd;
 	c->id = ++srv->next_client_id;
-	c->pid = -1;
-	c->uid = (uid_t)-1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		c->pid = cred.pid;
-		c->uid = cred.uid;
-	}
+	c->pid = pid;
+	c->uid = uid;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	ev_io_init(&c->read_watcher, client_read_cb, fd, EV_READ);
 	ev_io_init(&c->write_watcher, client_write_cb, fd, EV_WRITE);
+	ev_timer_init(&c->timer, client_timer_cb, 0., 0.);
 	c->read_watcher.data = c;
 	c->write_watcher.data = c;
+	c->timer.data = c;
 	c->next = srv->clients;
 	if (c->next)
 		c->next->pprev = &c->next;
@@ -350,18 +725,43 @@ int server_add_client(struct server *srv, int fd)
 	return 0;
 }
 
+static void accept_resume(struct server *srv)
+{
+	srv->accept_paused = false;
+	ev_timer_stop(srv->loop, &srv->accept_retry);
+	if (srv->listen_fd >= 0)
+		ev_io_start(srv->loop, &srv->accept_watcher);
+}
+
+/* Out of descriptors (or accept broken): wait rather than spin. */
+static void accept_pause(struct server *srv, int err)
+{
+	unsigned skipped = 0;
+
+	ev_io_stop(srv->loop, &srv->accept_watcher);
+	srv->accept_paused = true;
+	ev_timer_stop(srv->loop, &srv->accept_retry);
+	ev_timer_set(&srv->accept_retry, ACCEPT_RETRY_S, 0.);
+	ev_timer_start(srv->loop, &srv->accept_retry);
+	if (ratelimit_ok(srv, &srv->rl_accept, &skipped))
+		log_warn("accept: %s (%u clients): new connections wait; retrying "
+			 "every %g s or when a client leaves (%u times since the "
+			 "last message)", strerror(err), srv->nclients,
+			 ACCEPT_RETRY_S, skipped);
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *srv = w->data;
 
-	for (;;) {
+	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
 		int fd = accept4(srv->listen_fd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("accept: %s", strerror(errno));
+				accept_pause(srv, errno);
 			return;
 		}
 		server_add_client(srv, fd);
@@ -375,6 +775,7 @@ int server_adopt(struct server *srv, struct ev_loop *loop, int fd,
 	srv->table = table;
 	srv->ctx = ctx;
 	srv->listen_fd = fd;
+	server_ready(srv);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	ev_io_init(&srv->accept_watcher, accept_cb, fd, EV_READ);
 	srv->accept_watcher.data = srv;
@@ -482,12 +883,22 @@ void server_close(struct server *srv)
 	struct stat st;
 
 	while (srv->clients)
-		client_free(srv->clients);
+		client_kill(srv->clients);
 	if (srv->listen_fd >= 0 && srv->loop) {
 		ev_io_stop(srv->loop, &srv->accept_watcher);
 		close(srv->listen_fd);
 	}
 	srv->listen_fd = -1;
+	if (srv->ready) {
+		ev_timer_stop(srv->loop, &srv->accept_retry);
+		srv->accept_paused = false;
+		sweep_now(srv);
+		ev_prepare_stop(srv->loop, &srv->sweep);
+		/* held by deferred calls still to answer: freed when they are */
+		for (struct client *c = srv->dead; c; c = c->next_dead)
+			c->srv = NULL;
+		srv->dead = NULL;
+	}
 	/* a newer daemon may have taken the path over: leave its socket be;
 	 * an activated socket belongs to systemd */
 	if (srv->path[0] && !srv->socket_activated && stat(srv->path, &st) == 0 &&

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The RPC server: a listening Unix socket on a libev loop, non-blocking
- * clients with capped input/output buffers, one JSON text per line.
+ * clients with capped input/output buffers, one JSON text per line.  The
+ * bounds come from srv->limits (rpc/limits.h; NULL: the defaults).
+ *
+ * A client is never freed where something may be walking it: a client that
+ * goes away is only marked dead (its socket closed, server_send() refusing
+ * it); on_close is told and the memory freed from the loop, before it next
+ * waits, once no deferred answer holds it.
  */
 #ifndef ARMVMD_SERVER_H
 #define ARMVMD_SERVER_H
@@ -12,31 +18,43 @@
 
 #include "rpc/rpc.h"
 
-/* a request line longer than this gets ARMVM_E_TOO_LARGE and a close */
-#define SERVER_MAX_LINE		(1u << 20)
-/* a client that reads nothing while this much waits for it is dropped */
-#define SERVER_MAX_OUTPUT	(64u << 20)
-/* ...and is not read from while more than this waits */
-#define SERVER_PAUSE_OUTPUT	(1u << 20)
-#define SERVER_MAX_CLIENTS	1024
-
 struct client;
+struct armvmd_limits;
+
+/* a log line at most every interval, with the count of those left out */
+struct server_ratelimit {
+	ev_tstamp last;
+	unsigned suppressed;
+};
 
 struct server {
 	struct ev_loop *loop;
 	const struct rpc_table *table;
 	void *ctx;			/* handed to every method */
+	const struct armvmd_limits *limits;	/* NULL: the defaults */
 	int listen_fd;
 	ev_io accept_watcher;
 	char path[108];
 	dev_t dev;			/* the socket file we made, so that */
 	ino_t ino;			/* shutdown unlinks only our own */
-	struct client *clients;
+	struct client *clients;		/* live */
 	unsigned nclients;
 	unsigned long next_client_id;
-	/* told when a client goes away (its subscriptions end); may be NULL */
+	/* told when a client goes away (its subscriptions end), from the
+	 * loop and never inside a walk of the server's; may be NULL */
 	void (*on_close)(struct server *srv, void *conn);
 	bool socket_activated;		/* systemd owns the socket file */
+
+	/* private to server.c */
+	bool ready;			/* the watchers below are initialised */
+	struct client *dead;		/* to tell on_close of, and free */
+	ev_prepare sweep;		/* does that, and resumes readers */
+	bool resume_readers;		/* all output fell under max_buffered_total */
+	bool over_total;
+	size_t out_total;		/* output buffered for all clients */
+	bool accept_paused;		/* out of descriptors */
+	ev_timer accept_retry;
+	struct server_ratelimit rl_accept, rl_refuse;
 };
 
 /*
@@ -51,10 +69,18 @@ int server_listen(struct server *srv, struct ev_loop *loop, const char *path,
 int server_adopt(struct server *srv, struct ev_loop *loop, int fd,
 		 const struct rpc_table *table, void *ctx);
 
-/* Serve one connected stream socket as a client (tests, workers). */
+/*
+ * Serve one connected stream socket as a client (tests, workers).  Past
+ * max_clients or max_clients_per_uid the peer is sent a -32009 error
+ * (data: limit, max) and fd closed: -EMFILE.
+ */
 int server_add_client(struct server *srv, int fd);
 
-/* Send a message (a notification) to a client; -1 if it is gone. */
+/*
+ * Send a message (a notification) to a client; -1 if it is gone or was
+ * told an error and is closing.  More than max_buffered waiting for it is
+ * such an error (-32009, limit "max-buffered").  Never frees conn.
+ */
 int server_send(void *conn, json_t *msg);
 
 /* Who is on the other end (SO_PEERCRED at accept); -1 when unknown. */

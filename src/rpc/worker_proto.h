@@ -19,6 +19,7 @@
 #define ARMVMD_WORKER_PROTO_H
 
 #include <stdbool.h>
+#include <string.h>
 
 /*
  * Version of this protocol.  A worker reports it in its status line and in
@@ -86,6 +87,13 @@ static inline enum worker_outcome worker_exit_outcome(int code, const char **wha
 	if (what)
 		*what = w;
 	return o;
+}
+
+/* What on_poweroff and on_reboot may say: the one place this rule lives. */
+static inline bool worker_policy_valid(const char *policy)
+{
+	return policy && (!strcmp(policy, "stop") || !strcmp(policy, "restart") ||
+			  !strcmp(policy, "destroy"));
 }
 
 #define WORKER_GRACE_DEFAULT_S	30	/* power key to forced stop */

@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: MIT
 /* Logging to stderr with a level and the source place; journald adds time. */
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fs.h"
 #include "util/log.h"
 
 static enum log_level log_threshold = LOG_INFO;
@@ -25,6 +31,109 @@ static const char *const level_prio[] = {
 	[LOG_WARN] = "<4>",
 	[LOG_ERROR] = "<3>",
 };
+
+/* stderr kept to a size (log_set_rotation), under the lock: log lines
+ * come from several threads */
+static struct {
+	pthread_mutex_t lock;
+	int dirfd;			/* -1: no rotation */
+	char name[256];
+	uint64_t max;
+	bool on;			/* ever set up: take the lock */
+} rot = { .lock = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1 };
+
+int log_set_rotation(const char *path, uint64_t max_bytes)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct stat err_st, st;
+	int fd, old, r;
+
+	if (slash)
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path),
+			 path);
+	if (strlen(slash ? slash + 1 : path) >= sizeof(rot.name))
+		return -ENAMETOOLONG;
+	fd = fs_opendir_at(AT_FDCWD, slash ? dir : ".");
+	if (fd < 0)
+		return fd;
+	if (fstatat(fd, slash ? slash + 1 : path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (fstat(STDERR_FILENO, &err_st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_dev != err_st.st_dev || st.st_ino != err_st.st_ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	pthread_mutex_lock(&rot.lock);
+	__atomic_store_n(&rot.on, true, __ATOMIC_RELEASE);
+	old = rot.dirfd;
+	if (max_bytes) {
+		rot.dirfd = fd;
+		snprintf(rot.name, sizeof(rot.name), "%s", slash ? slash + 1 : path);
+		rot.max = max_bytes < LOG_FILE_MAX_MIN ? LOG_FILE_MAX_MIN : max_bytes;
+	} else {
+		rot.dirfd = -1;
+		close(fd);
+	}
+	pthread_mutex_unlock(&rot.lock);
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+/* Under rot.lock: make room for a line of len bytes. */
+static void rotate_locked(size_t len)
+{
+	char older[sizeof(rot.name) + 2];
+	struct stat st;
+	int fd;
+
+	if (fstat(STDERR_FILENO, &st) < 0 || !st.st_size ||
+	    (uint64_t)st.st_size + len <= rot.max)
+		return;
+	snprintf(older, sizeof(older), "%s.1", rot.name);
+	fd = -1;
+	if (renameat(rot.dirfd, rot.name, rot.dirfd, older) == 0)
+		fd = openat(rot.dirfd, rot.name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND |
+			    O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
+	if (fd >= 0 && dup2(fd, STDERR_FILENO) >= 0) {
+		close(fd);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	/* cannot rotate: start over in place rather than grow */
+	if (ftruncate(STDERR_FILENO, 0) < 0)
+		rot.max = UINT64_MAX;	/* nothing to be done; stop trying */
+}
+
+static void log_write(const char *line, size_t len)
+{
+	/* a process that never rotates (the supervisor, which forks) never
+	 * takes the lock */
+	bool rotating = __atomic_load_n(&rot.on, __ATOMIC_ACQUIRE);
+	size_t off = 0;
+
+	if (rotating) {
+		pthread_mutex_lock(&rot.lock);
+		if (rot.dirfd >= 0)
+			rotate_locked(len);
+	}
+	while (off < len) {
+		ssize_t n = write(STDERR_FILENO, line + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (rotating)
+		pthread_mutex_unlock(&rot.lock);
+}
 
 void log_set_level(enum log_level level)
 {
@@ -47,10 +156,10 @@ int log_parse_level(const char *name, enum log_level *level)
 	return -EINVAL;
 }
 
-void log_msg(enum log_level level, const char *file, int line,
+void log_msg(enum log_level level, const char *file, int lineno,
 	     const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1024], line[1280];
 	const char *base = strrchr(file, '/');
 	va_list ap;
 	int n;
@@ -66,10 +175,17 @@ void log_msg(enum log_level level, const char *file, int line,
 	/* journald adds the program and pid itself, and reads the level
 	 * from the sd-daemon(3) prefix */
 	if (getenv("JOURNAL_STREAM"))
-		dprintf(STDERR_FILENO, "%s%s: %s (%s:%d)\n", level_prio[level],
-			level_names[level], buf, base ? base + 1 : file, line);
+		n = snprintf(line, sizeof(line), "%s%s: %s (%s:%d)\n", level_prio[level],
+			     level_names[level], buf, base ? base + 1 : file, lineno);
 	else
-		dprintf(STDERR_FILENO, "%s[%d] %s: %s (%s:%d)\n", log_prefix,
-			(int)getpid(), level_names[level], buf,
-			base ? base + 1 : file, line);
+		n = snprintf(line, sizeof(line), "%s[%d] %s: %s (%s:%d)\n", log_prefix,
+			     (int)getpid(), level_names[level], buf,
+			     base ? base + 1 : file, lineno);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';	/* cut, but still a line */
+	}
+	log_write(line, (size_t)n);
 }

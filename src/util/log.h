@@ -3,12 +3,25 @@
 #define ARMVMD_LOG_H
 
 #include <errno.h>
+#include <stdint.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level level);
 int log_parse_level(const char *name, enum log_level *level);
 void log_set_prefix(const char *prefix);
+
+/* worker.log is kept under this (spec.json limits.worker_log_bytes) */
+#define LOG_FILE_MAX_DEFAULT	(1u << 20)
+#define LOG_FILE_MAX_MIN	(4u << 10)
+/*
+ * The log (stderr) goes to the file path, as a worker's to its worker.log:
+ * keep it under max_bytes (0: unbounded; less than LOG_FILE_MAX_MIN is
+ * taken as that).  A line that would pass the bound first renames path to
+ * path.1 (dropping the older one) and puts a new path on stderr.  0, or
+ * -errno and nothing rotated (-ESTALE: stderr is not that file).
+ */
+int log_set_rotation(const char *path, uint64_t max_bytes);
 void log_msg(enum log_level level, const char *file, int line,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

@@ -60,7 +60,7 @@ static void worker_emit(struct worker *w, const char *kind, json_t *fields)
 		fields = json_object();
 	json_object_set_new(fields, "kind", json_string(kind));
 	msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0",
-			"method", "worker.event", "params", fields);
+			"method", WORKER_M_EVENT, "params", fields);
 	for (int i = 0; i < WORKER_MAX_SUBSCRIBERS; i++)
 		if (w->subscribers[i] && server_send(w->subscribers[i], msg) < 0)
 			w->subscribers[i] = NULL;
@@ -313,10 +313,7 @@ static int m_subscribe(struct rpc_call *call, json_t *params, json_t **result)
 
 static bool policy_valid(json_t *v)
 {
-	const char *s = json_string_value(v);
-
-	return !v || (s && (!strcmp(s, "stop") || !strcmp(s, "restart") ||
-			    !strcmp(s, "destroy")));
+	return !v || worker_policy_valid(json_string_value(v));
 }
 
 /* on_poweroff / on_reboot from the VM's parameters (or worker.set) */
@@ -374,6 +371,7 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 		"uart_rx_bytes", (json_int_t)vm->uart.rx_bytes,
 		"unhandled_mmio", (json_int_t)vm->bus.unhandled,
 		"resets", (int)vm->resets);
+	json_object_set_new(*result, "proto", json_integer(WORKER_PROTO_VERSION));
 	/* benchmarks: the boot timer, and where guest RAM sits in this
 	 * process (to tell it apart from the VMM's own memory in smaps) */
 	json_t *ram = json_array();
@@ -423,7 +421,7 @@ static const struct rpc_param start_params[] = {
 	{ NULL },
 };
 static const struct rpc_method w_start = {
-	.name = "worker.start", .handler = m_start, .params = start_params,
+	.name = WORKER_M_START, .handler = m_start, .params = start_params,
 	.doc = "start the vCPUs",
 };
 static const struct rpc_param stop_params[] = {
@@ -437,32 +435,32 @@ static const struct rpc_param set_params[] = {
 	{ NULL },
 };
 static const struct rpc_method w_stop = {
-	.name = "worker.stop", .handler = m_stop, .params = stop_params,
+	.name = WORKER_M_STOP, .handler = m_stop, .params = stop_params,
 	.doc = "power key, then force after timeout (or force at once); exit",
 };
 static const struct rpc_method w_reboot = {
-	.name = "worker.reboot", .handler = m_reboot, .params = stop_params,
+	.name = WORKER_M_REBOOT, .handler = m_reboot, .params = stop_params,
 	.doc = "power key and start again, or reset in place when forced",
 };
 static const struct rpc_method w_pause = {
-	.name = "worker.pause", .handler = m_pause, .doc = "park the vCPUs",
+	.name = WORKER_M_PAUSE, .handler = m_pause, .doc = "park the vCPUs",
 };
 static const struct rpc_method w_resume = {
-	.name = "worker.resume", .handler = m_resume, .doc = "run the vCPUs again",
+	.name = WORKER_M_RESUME, .handler = m_resume, .doc = "run the vCPUs again",
 };
 static const struct rpc_method w_subscribe = {
-	.name = "worker.subscribe", .handler = m_subscribe,
+	.name = WORKER_M_SUBSCRIBE, .handler = m_subscribe,
 	.doc = "worker.event notifications on this connection",
 };
 static const struct rpc_method w_set = {
-	.name = "worker.set", .handler = m_set, .params = set_params,
+	.name = WORKER_M_SET, .handler = m_set, .params = set_params,
 	.doc = "change the power-off and reboot policies",
 };
 static const struct rpc_method w_info = {
-	.name = "worker.info", .handler = m_info, .doc = "live state and counters",
+	.name = WORKER_M_INFO, .handler = m_info, .doc = "live state and counters",
 };
 static const struct rpc_method w_console = {
-	.name = "worker.console", .handler = m_console, .params = console_params,
+	.name = WORKER_M_CONSOLE, .handler = m_console, .params = console_params,
 	.doc = "recent console output",
 };
 static const struct rpc_method *const worker_list[] = {
@@ -563,6 +561,14 @@ int worker_main(const char *dir, int status_fd)
 		return WORKER_EXIT_SETUP;
 	}
 	log_set_prefix("armvmd-worker");
+	/* the logs' bounds (spec.limits, from the supervisor; 1 MiB each) */
+	json_t *limits = json_object_get(spec, "limits");
+	json_int_t con_max = json_integer_value(json_object_get(limits, "console_log_bytes"));
+	json_int_t log_max = json_integer_value(json_object_get(limits, "worker_log_bytes"));
+
+	console_set_log_limit(con_max > 0 ? (uint64_t)con_max : CONSOLE_LOG_MAX_DEFAULT);
+	snprintf(path, sizeof(path), "%s/worker.log", dir);
+	log_set_rotation(path, log_max > 0 ? (uint64_t)log_max : LOG_FILE_MAX_DEFAULT);
 	plan_host_from_spec(spec, &host);
 	params = json_object_get(spec, "params");
 	if (set_policies(&w, params) < 0) {
@@ -612,7 +618,8 @@ int worker_main(const char *dir, int status_fd)
 		vm_destroy(&w.vm);
 		return WORKER_EXIT_SETUP;
 	}
-	json_t *ok = json_pack("{s:b, s:i}", "ok", 1, "pid", (int)getpid());
+	json_t *ok = json_pack("{s:b, s:i, s:i}", "ok", 1, "pid", (int)getpid(),
+			       "proto", WORKER_PROTO_VERSION);
 	bool heard = status_write(status_fd, ok);
 
 	json_decref(ok);

@@ -7,12 +7,16 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rpc/limits.h"
 #include "rpc/server.h"
 #include "daemon/api.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
 #include "rpc/rpc.h"
 
 static const struct rpc_param echo_params[] = {
@@ -423,13 +427,16 @@ static void test_server_lines(void **state)
 	assert_int_equal(srv.nclients, 1);
 
 	/* an endless line is cut off with -32001 and the connection closed */
-	static char big[SERVER_MAX_LINE / 4];
-	memset(big, 'x', sizeof(big));
+	size_t bigsz = (size_t)limits_defaults()->max_line / 4;
+	char *big = malloc(bigsz);
+	assert_non_null(big);
+	memset(big, 'x', bigsz);
 	for (int i = 0; i < 5 && srv.nclients; i++) {
-		ssize_t n = send(sv[1], big, sizeof(big), MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n = send(sv[1], big, bigsz, MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)n;
 		run_loop_briefly(loop);
 	}
+	free(big);
 	reply = read_reply(sv[1], loop);
 	assert_non_null(strstr(reply, "-32001"));
 	assert_int_equal(srv.nclients, 0);
@@ -459,6 +466,485 @@ static void test_server_lines(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* --- the bounds --- */
+
+static struct armvmd_limits test_limits;
+
+static const struct armvmd_limits *get_test_limits(void *conn)
+{
+	return &test_limits;
+}
+
+static json_t *data_of(json_t *resp)
+{
+	return json_object_get(json_object_get(resp, "error"), "data");
+}
+
+static const char *limit_of(json_t *resp)
+{
+	return json_string_value(json_object_get(data_of(resp), "limit"));
+}
+
+static void test_limits_parse(void **state)
+{
+	struct armvmd_limits l;
+	char why[256];
+	json_t *j;
+
+	limits_default(&l);
+	assert_int_equal(limits_check(&l, why, sizeof(why)), 0);
+	assert_int_equal(l.max_line, 1u << 20);
+	assert_int_equal(l.worker_call_timeout_s, 15);
+	assert_int_equal(l.kill_grace_s, 2);
+	/* 4.25 GiB of sparse guest RAM on a 3 GiB host */
+	assert_true(3. * (1u << 30) * l.overcommit >= 4.25 * (1u << 30));
+
+	assert_int_equal(limits_set(&l, "max-clients", "12", why, sizeof(why)), 0);
+	assert_int_equal(l.max_clients, 12);
+	assert_int_equal(limits_set(&l, "max_line", "2M", why, sizeof(why)), 0);
+	assert_int_equal(l.max_line, 2u << 20);
+	assert_int_equal(limits_set(&l, "max-answer", "16MiB", why, sizeof(why)), 0);
+	assert_int_equal(l.max_answer, 16u << 20);
+	assert_int_equal(limits_parse(&l, "idle-partial-s=250ms", why, sizeof(why)), 0);
+	assert_true(l.idle_partial_s > 0.249 && l.idle_partial_s < 0.251);
+	assert_int_equal(limits_parse(&l, "overcommit=1.5", why, sizeof(why)), 0);
+	assert_true(l.overcommit == 1.5);
+	assert_int_equal(limits_parse(&l, "max-guest-mem=0", why, sizeof(why)), 0);
+
+	static const char *const bad[] = {
+		"max-clients=-1", "max-clients=1.5", "max-clients=", "max-line=1k",
+		"max-line=0x10", "max-line=1e6", "max-line=12Q", "no-such=1", "max-line",
+		"=5", "overcommit=nan", "idle-partial-s=0", "max-batch=0",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		assert_int_equal(limits_parse(&l, bad[i], why, sizeof(why)), -1);
+		assert_true(why[0] != '\0');
+	}
+
+	limits_default(&l);
+	l.max_buffered = 64 << 10;
+	assert_int_equal(limits_check(&l, why, sizeof(why)), -1);
+
+	limits_default(&l);
+	j = limits_to_json(&l);
+	assert_int_equal(json_integer_value(json_object_get(j, "max-line")), 1 << 20);
+	assert_int_equal(json_integer_value(json_object_get(j, "max-batch")), l.max_batch);
+	assert_true(json_is_real(json_object_get(j, "overcommit")));
+	assert_non_null(json_object_get(j, "kill-grace-s"));
+	json_decref(j);
+	/* the host's memory when no bound is set */
+	assert_true(limits_guest_mem(&l, false) > 0);
+	l.max_guest_mem_per_uid = 5 << 20;
+	assert_int_equal(limits_guest_mem(&l, true), 5 << 20);
+}
+
+static void test_batch_limit(void **state)
+{
+	static const struct rpc_conn_ops ops = {
+		.send = collect, .limits = get_test_limits,
+	};
+	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.echo\","
+			  "\"params\":{\"text\":\"a\"}}";
+	char line[1024];
+	json_t *out = NULL;
+	int before;
+
+	limits_default(&test_limits);
+	test_limits.max_batch = 3;
+	snprintf(line, sizeof(line), "[%s,%s,%s,%s]", req, req, req, req);
+	before = calls;
+	rpc_handle_line(&test_table, NULL, &out, &ops, line, strlen(line));
+	/* one error, no call run */
+	assert_true(json_is_object(out));
+	assert_int_equal(error_code(out), ARMVM_E_INVALID_REQUEST);
+	assert_string_equal(limit_of(out), "max-batch");
+	assert_int_equal(json_integer_value(json_object_get(data_of(out), "max")), 3);
+	assert_int_equal(json_integer_value(json_object_get(data_of(out), "given")), 4);
+	assert_int_equal(calls, before);
+	json_decref(out);
+	out = NULL;
+
+	snprintf(line, sizeof(line), "[%s,%s,%s]", req, req, req);
+	rpc_handle_line(&test_table, NULL, &out, &ops, line, strlen(line));
+	assert_true(json_is_array(out));
+	assert_int_equal(json_array_size(out), 3);
+	assert_int_equal(calls, before + 3);
+	json_decref(out);
+
+	/* the default, without a connection's limits */
+	size_t n = limits_defaults()->max_batch + 1, len = 0;
+	char *big = malloc(n * 64 + 2);
+	assert_non_null(big);
+	big[len++] = '[';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(big + len, "%s{\"jsonrpc\":\"2.0\",\"method\":\"test.echo\"}",
+				       i ? "," : "");
+	big[len++] = ']';
+	before = calls;
+	out = rpc_handle_line_sync(&test_table, NULL, big, len);
+	assert_string_equal(limit_of(out), "max-batch");
+	assert_int_equal(calls, before);
+	json_decref(out);
+	free(big);
+}
+
+static void test_answer_limit(void **state)
+{
+	static const struct rpc_conn_ops ops = {
+		.send = collect, .limits = get_test_limits,
+	};
+	char text[301], line[2048];
+	json_t *out = NULL;
+
+	limits_default(&test_limits);
+	test_limits.max_answer = 200;
+	memset(text, 'y', 300);
+	text[300] = '\0';
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"test.echo\","
+		 "\"params\":{\"text\":\"%s\"}}", text);
+	rpc_handle_line(&test_table, NULL, &out, &ops, line, strlen(line));
+	assert_int_equal(error_code(out), ARMVM_E_TOO_LARGE);
+	assert_int_equal(json_integer_value(json_object_get(out, "id")), 7);
+	assert_string_equal(limit_of(out), "max-answer");
+	assert_int_equal(json_integer_value(json_object_get(data_of(out), "max")), 200);
+	json_decref(out);
+	out = NULL;
+
+	/* in a batch, the answers that take the whole past the bound */
+	text[80] = '\0';
+	snprintf(line, sizeof(line), "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.echo\","
+		 "\"params\":{\"text\":\"%s\"}},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+		 "\"test.echo\",\"params\":{\"text\":\"%s\"}},{\"jsonrpc\":\"2.0\",\"id\":3,"
+		 "\"method\":\"test.echo\",\"params\":{\"text\":\"%s\"}}]", text, text, text);
+	rpc_handle_line(&test_table, NULL, &out, &ops, line, strlen(line));
+	assert_int_equal(json_array_size(out), 3);
+	assert_non_null(json_object_get(json_array_get(out, 0), "result"));
+	assert_int_equal(error_code(json_array_get(out, 2)), ARMVM_E_TOO_LARGE);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(out, 2), "id")), 3);
+	json_decref(out);
+}
+
+/* everything the peer gets until the server closes (or 2 s pass) */
+static size_t drain(int fd, struct ev_loop *loop, char *buf, size_t cap, bool *eof)
+{
+	size_t len = 0;
+
+	*eof = false;
+	for (int tries = 0; tries < 2000 && !*eof; tries++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		ssize_t n = recv(fd, buf + len, cap - 1 - len, MSG_DONTWAIT);
+		if (n > 0)
+			len += (size_t)n;
+		else if (n == 0 || (n < 0 && errno != EAGAIN))
+			*eof = true;
+		else
+			usleep(1000);
+		if (len == cap - 1)
+			len = 0;	/* only the end matters */
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/* the last complete line of buf, parsed */
+static json_t *last_line(char *buf, size_t len)
+{
+	char *end, *start;
+
+	if (!len || buf[len - 1] != '\n')
+		return NULL;
+	end = buf + len - 1;
+	*end = '\0';
+	start = memrchr(buf, '\n', (size_t)(end - buf));
+	return json_loads(start ? start + 1 : buf, 0, NULL);
+}
+
+static int closed_count;
+static void *closed_conn;
+static void count_close(struct server *srv, void *conn)
+{
+	closed_count++;
+	closed_conn = conn;
+}
+
+static void test_server_max_buffered(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct server srv = { .loop = loop, .table = &test_table, .listen_fd = -1,
+			      .limits = &test_limits, .on_close = count_close };
+	static char buf[1 << 20];
+	int sv[2], small = 4096, r = 0, i;
+	bool eof;
+	json_t *msg, *e;
+	size_t len;
+
+	limits_default(&test_limits);
+	test_limits.max_buffered = 64 << 10;
+	test_limits.pause_output = 16 << 10;
+	test_limits.max_answer = 16 << 10;
+	closed_count = 0;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(server_add_client(&srv, sv[0]), 0);
+	void *conn = srv.clients;
+
+	memset(buf, 'e', 1000);
+	buf[1000] = '\0';
+	msg = json_pack("{s:s, s:s, s:{s:s}}", "jsonrpc", "2.0", "method", "event",
+			"params", "line", buf);
+	for (i = 0; i < 1000 && r == 0; i++)
+		r = server_send(conn, msg);
+	json_decref(msg);
+	assert_int_equal(r, -1);
+	assert_true(i > 50);		/* 64 KiB of it were taken */
+	/* on_close comes from the loop, not from inside server_send */
+	assert_int_equal(closed_count, 0);
+	assert_int_equal(server_send(conn, json_null()), -1);
+
+	len = drain(sv[1], loop, buf, sizeof(buf), &eof);
+	assert_true(eof);
+	e = last_line(buf, len);
+	assert_non_null(e);
+	assert_int_equal(error_code(e), ARMVM_E_LIMIT);
+	assert_string_equal(limit_of(e), "max-buffered");
+	assert_true(json_is_null(json_object_get(e, "id")));
+	json_decref(e);
+	for (i = 0; i < 10; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	assert_int_equal(closed_count, 1);
+	assert_ptr_equal(closed_conn, conn);
+	assert_int_equal(srv.nclients, 0);
+	close(sv[1]);
+	server_close(&srv);
+	ev_loop_destroy(loop);
+}
+
+/* A client that does not read is not read: its requests wait, and all
+ * are answered once it reads, without sending anything more. */
+static void test_server_pause(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct server srv = { .loop = loop, .table = &test_table, .listen_fd = -1,
+			      .limits = &test_limits };
+	static char req[200 * 256], buf[1 << 16];
+	int sv[2], small = 4096, before = calls, answered = 0;
+	size_t len = 0;
+
+	limits_default(&test_limits);
+	test_limits.pause_output = 4096;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(server_add_client(&srv, sv[0]), 0);
+	for (int i = 0; i < 200; i++)
+		len += (size_t)sprintf(req + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+				       "\"test.echo\",\"params\":{\"text\":\"%080d\"}}\n", i, i);
+	assert_int_equal(send(sv[1], req, len, 0), (ssize_t)len);
+	run_loop_briefly(loop);
+	assert_true(calls - before < 200);	/* paused */
+	assert_true(calls - before > 0);
+	for (int tries = 0; tries < 2000 && answered < 200; tries++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+		for (ssize_t k = 0; k < n; k++)
+			answered += buf[k] == '\n';
+		if (n <= 0)
+			usleep(500);
+	}
+	assert_int_equal(answered, 200);
+	assert_int_equal(calls - before, 200);
+	assert_int_equal(srv.nclients, 1);
+	close(sv[1]);
+	run_loop_briefly(loop);
+	server_close(&srv);
+	ev_loop_destroy(loop);
+}
+
+static void test_server_idle_partial(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct server srv = { .loop = loop, .table = &test_table, .listen_fd = -1,
+			      .limits = &test_limits };
+	static char buf[4096];
+	int sv[2];
+	bool eof;
+	size_t len;
+	json_t *e;
+
+	limits_default(&test_limits);
+	test_limits.idle_partial_s = 0.05;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(server_add_client(&srv, sv[0]), 0);
+	/* complete lines and keep-alives are not idle */
+	const char *a = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.echo\",\"params\":{\"text\":\"a\"}}\n";
+	assert_int_equal(write(sv[1], a, strlen(a)), (ssize_t)strlen(a));
+	for (int i = 0; i < 10; i++) {
+		usleep(10000);
+		assert_int_equal(write(sv[1], "\n", 1), 1);
+		run_loop_briefly(loop);
+	}
+	assert_int_equal(srv.nclients, 1);
+	assert_int_equal(write(sv[1], "{\"jsonrpc\":", 11), 11);
+	len = drain(sv[1], loop, buf, sizeof(buf), &eof);
+	assert_true(eof);
+	e = last_line(buf, len);
+	assert_non_null(e);
+	assert_int_equal(error_code(e), ARMVM_E_LIMIT);
+	assert_string_equal(limit_of(e), "idle-partial-s");
+	json_decref(e);
+	run_loop_briefly(loop);
+	assert_int_equal(srv.nclients, 0);
+	close(sv[1]);
+	server_close(&srv);
+	ev_loop_destroy(loop);
+}
+
+static void refused_with(struct server *srv, const char *limit)
+{
+	static char buf[4096];
+	int sv[2];
+	bool eof;
+	size_t len;
+	json_t *e;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(server_add_client(srv, sv[0]), -EMFILE);
+	len = drain(sv[1], srv->loop, buf, sizeof(buf), &eof);
+	assert_true(eof);
+	e = last_line(buf, len);
+	assert_non_null(e);
+	assert_int_equal(error_code(e), ARMVM_E_LIMIT);
+	assert_string_equal(limit_of(e), limit);
+	json_decref(e);
+	close(sv[1]);
+}
+
+static void test_server_max_clients(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct server srv = { .loop = loop, .table = &test_table, .listen_fd = -1,
+			      .limits = &test_limits };
+	int sv[4][2];
+
+	limits_default(&test_limits);
+	test_limits.max_clients = 3;
+	test_limits.max_clients_per_uid = 2;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
+		assert_int_equal(server_add_client(&srv, sv[i][0]), 0);
+	}
+	/* one uid (ours) */
+	refused_with(&srv, "max-clients-per-uid");
+	test_limits.max_clients_per_uid = 10;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[2]), 0);
+	assert_int_equal(server_add_client(&srv, sv[2][0]), 0);
+	refused_with(&srv, "max-clients");
+	assert_int_equal(srv.nclients, 3);
+	/* one leaves: room again */
+	close(sv[0][1]);
+	run_loop_briefly(loop);
+	assert_int_equal(srv.nclients, 2);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[3]), 0);
+	assert_int_equal(server_add_client(&srv, sv[3][0]), 0);
+	server_close(&srv);
+	for (int i = 1; i < 4; i++)
+		close(sv[i][1]);
+	ev_loop_destroy(loop);
+}
+
+static void events_closed(struct server *srv, void *conn)
+{
+	events_client_closed(srv->ctx, conn);
+}
+
+/*
+ * Subscribers that go away while an event is being delivered to them (a
+ * failed send, or over max_buffered): nobody is freed under the walk.
+ * Run under ASan (make check), a use-after-free here is a report.
+ */
+static void test_events_disconnect(void **state)
+{
+	enum { N = 12 };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	static struct daemon d;
+	struct server srv = { .loop = loop, .table = &test_table, .listen_fd = -1,
+			      .limits = &test_limits, .on_close = events_closed, .ctx = &d };
+	int sv[N][2], small = 4096;
+	char line[600];
+
+	memset(&d, 0, sizeof(d));
+	limits_default(&d.limits);
+	limits_default(&test_limits);
+	test_limits.max_buffered = 64 << 10;
+	test_limits.pause_output = 16 << 10;
+	test_limits.max_answer = 16 << 10;
+	test_limits.idle_partial_s = 0.02;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
+		setsockopt(sv[i][0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		setsockopt(sv[i][1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		assert_int_equal(server_add_client(&srv, sv[i][0]), 0);
+		/* every client subscribes twice: two walkers' worth */
+		assert_int_equal(events_subscribe(&d, srv.clients, NULL, EVENT_STATE), 0);
+		assert_int_equal(events_subscribe(&d, srv.clients, "vm0", EVENT_STATE), 0);
+	}
+	assert_int_equal(events_count(&d), 2 * N);
+	/* a third close; the rest never read */
+	for (int i = 0; i < N; i += 3)
+		close(sv[i][1]);
+	memset(line, 'z', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	for (int k = 0; k < 400; k++) {
+		events_emit(&d, "vm0", EVENT_STATE, json_pack("{s:s}", "line", line));
+		if (k % 50 == 0)
+			ev_run(loop, EVRUN_NOWAIT);
+	}
+	/* all of them are gone: closed, or over 64 KiB of unread events
+	 * (those after the time they had to read their error) */
+	for (int i = 0; i < 200 && srv.nclients; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_int_equal(events_count(&d), 0);
+	assert_int_equal(srv.nclients, 0);
+	assert_null(d.subscribers);
+	for (int i = 0; i < N; i++)
+		if (i % 3)
+			close(sv[i][1]);
+	server_close(&srv);
+	ev_loop_destroy(loop);
+}
+
+static void test_subscription_cap(void **state)
+{
+	static struct daemon d;
+	struct rpc_call call = { 0 };
+	int a, b;
+
+	memset(&d, 0, sizeof(d));
+	limits_default(&d.limits);
+	d.limits.max_subscriptions = 3;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(events_subscribe(&d, &a, NULL, EVENT_STATE), 0);
+	assert_int_equal(events_subscribe(&d, &a, NULL, EVENT_STATE), -ENOSPC);
+	assert_int_equal(events_subscribe(&d, &b, NULL, EVENT_STATE), 0);
+	assert_int_equal(events_subscribe_fail(&call, &d, -ENOSPC), -1);
+	assert_int_equal(call.err_code, ARMVM_E_LIMIT);
+	assert_string_equal(json_string_value(json_object_get(call.err_data, "limit")),
+			    "max-subscriptions");
+	assert_int_equal(json_integer_value(json_object_get(call.err_data, "max")), 3);
+	json_decref(call.err_data);
+	/* a connection that left makes room */
+	events_client_closed(&d, &a);
+	assert_int_equal(events_count(&d), 1);
+	assert_int_equal(events_subscribe(&d, &a, NULL, EVENT_STATE), 0);
+	events_client_closed(&d, &a);
+	events_client_closed(&d, &b);
+	assert_null(d.subscribers);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +962,15 @@ int main(void)
 		cmocka_unit_test(test_deferred_after_client_left),
 		cmocka_unit_test(test_deferred_after_half_close),
 		cmocka_unit_test(test_server_lines),
+		cmocka_unit_test(test_limits_parse),
+		cmocka_unit_test(test_batch_limit),
+		cmocka_unit_test(test_answer_limit),
+		cmocka_unit_test(test_server_max_buffered),
+		cmocka_unit_test(test_server_pause),
+		cmocka_unit_test(test_server_idle_partial),
+		cmocka_unit_test(test_server_max_clients),
+		cmocka_unit_test(test_events_disconnect),
+		cmocka_unit_test(test_subscription_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -187,6 +187,30 @@ static void test_refusals(void **state)
 	json_decref(spec);
 }
 
+/*
+ * A single memory string is wrapped in a list of its own: the error path
+ * must build its message before that list (and the string) is freed.
+ */
+static void test_bad_bank_message(void **state)
+{
+	struct vm_plan plan;
+	struct layout_error err;
+
+	assert_int_equal(build("\"memory\":\"12Q\"", &host44, &plan, &err), -1);
+	assert_int_equal(err.code, ARMVM_E_INVALID_PARAMS);
+	assert_non_null(strstr(err.message, "memory bank 0: "));
+	assert_non_null(strstr(err.message, "bad size \"12Q\""));
+	assert_int_equal(build("\"memory\":\"99999999999999999999G\"", &host44,
+			       &plan, &err), -1);
+	assert_non_null(strstr(err.message, "too large size"));
+	assert_int_equal(build("\"memory\":[\"1G\",\"2G@0xzz\"]", &host44,
+			       &plan, &err), -1);
+	assert_non_null(strstr(err.message, "memory bank 1: "));
+	assert_non_null(strstr(err.message, "bad base \"0xzz\""));
+	assert_int_equal(build("\"memory\":[\"1G\",7]", &host44, &plan, &err), -1);
+	assert_non_null(strstr(err.message, "memory bank 1: not a string"));
+}
+
 static void test_names(void **state)
 {
 	assert_true(plan_name_valid("vm1"));
@@ -207,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_split_high_bank),
 		cmocka_unit_test(test_payload_region),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_bad_bank_message),
 		cmocka_unit_test(test_names),
 	};
 

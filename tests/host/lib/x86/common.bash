@@ -174,6 +174,10 @@ payload_binaries() {
 	for f in "$TOP"/build/guests/*.img; do
 		[ -f "$f" ] && echo "$f usr/lib/armvmd-guests/${f##*/}"
 	done
+	# the previous release's daemon, once built (tests/host/prev-release;
+	# cases/upgrade.sh)
+	f=$("$HOSTDIR/prev-release" --path 2>/dev/null) &&
+		echo "$f usr/lib/armvmd-tests/armvmd-prev"
 	return 0
 }
 
