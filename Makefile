@@ -12,6 +12,7 @@
 #   make bench      benchmarks against the KVM floor (docs/PERFORMANCE.md)
 #   make matrix     every host x guest address-space combination, with a
 #                   report (docs/MATRIX.md; MATRIX_ARGS="-j 4 --quick")
+#   make soak       the long soak in one emulated host (docs/TESTING.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             verbose; WERROR=1 turns warnings into errors (CI)
 
@@ -73,6 +74,15 @@ hosttest: all
 # the address-space matrix: all hosts x guests, report in build/matrix/
 matrix: all
 	@tests/host/matrix $(MATRIX_ARGS)
+
+# the full soak (cases/soak.sh; make check runs a short one) alone on one
+# host: SOAK_CYCLES VM cycles, SOAK_CALLS calls; its FIGURE lines at the end
+.PHONY: soak
+soak: all
+	@tests/host/run-host --name soak --timeout 7200 --case-timeout 6600 \
+		--env SOAK_CYCLES=$(or $(SOAK_CYCLES),1000) \
+		--env SOAK_CALLS=$(or $(SOAK_CALLS),10000) soak; \
+	rc=$$?; grep -h '^FIGURE' build/host/soak/console.log | awk '!seen[$$0]++'; exit $$rc
 
 # the two commands of the README set everything up themselves
 ensure-deps:

@@ -965,6 +965,8 @@ static void row_state(json_t *res)
 
 	row_start("State");
 	fputs(str_or(jstr(res, "state"), "?"), stdout);
+	if (json_is_true(json_object_get(res, "unresponsive")))
+		fputs(", unresponsive", stdout);
 	if (reason && *reason)
 		printf(" (%s)", reason);
 	putchar('\n');
@@ -1041,10 +1043,11 @@ static void show_list(json_t *res)
 		if (json_is_integer(pid))
 			snprintf(spid, sizeof(spid), "%" JSON_INTEGER_FORMAT,
 				 json_integer_value(pid));
-		printf("%-*s  %-*s  %-3s  %-7s  %s\n", wname,
+		printf("%-*s  %-*s  %-3s  %-7s  %s%s\n", wname,
 		       str_or(jstr(o, "name"), "?"), wstate,
 		       str_or(jstr(o, "state"), "?"), sipa, spid,
-		       str_or(jstr(o, "reason"), ""));
+		       json_is_true(json_object_get(o, "unresponsive")) ?
+		       "unresponsive: " : "", str_or(jstr(o, "reason"), ""));
 	}
 }
 

@@ -18,6 +18,7 @@
 #include <libfdt.h>
 
 #include "arm64/fdt.h"
+#include "arm64/image.h"
 
 /* include/dt-bindings/interrupt-controller/{arm-gic,irq}.h */
 #define GIC_SPI			0
@@ -607,12 +608,13 @@ int fdt_patch_user(const void *user, size_t len, void *buf, size_t size,
 		msg[0] = '\0';
 	if (!user || !buf)
 		return bad_param(c, "no device tree or no buffer");
-	if (len < sizeof(struct fdt_header) || len > INT_MAX || size > INT_MAX)
+	if (len > INT_MAX || size > INT_MAX)
 		return bad_param(c, "a %zu byte device tree into %zu bytes", len, size);
 	if (initrd_size && initrd_base + initrd_size < initrd_base)
 		return bad_param(c, "initrd wraps around the address space");
 	/* the file may have changed since the plan looked at it */
-	TRY(c, fdt_check_full(user, len), "check");
+	if (image_check_dtb(user, len, msg, msglen) < 0)
+		return -FDT_ERR_BADSTRUCTURE;
 	TRY(c, fdt_open_into(user, buf, (int)size), "open into %zu bytes", size);
 	chosen = fdt_path_offset(buf, "/chosen");
 	if (chosen == -FDT_ERR_NOTFOUND)

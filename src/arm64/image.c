@@ -570,6 +570,16 @@ int image_check_dtb(const void *buf, size_t len, char *msg, size_t msglen)
 		       "bytes, there are %zu", total, len);
 		return -EINVAL;
 	}
+	/*
+	 * libfdt 1.6.1 (Debian 12) dereferences NULL in fdt_check_full on
+	 * the root node of a tree older than version 16, whose node names
+	 * are paths.  dtc has written version 17 since 2007.
+	 */
+	if (fdt_version(buf) < 16) {
+		setmsg(msg, msglen, "device tree version %u: armvmd reads "
+		       "version 16 and later", fdt_version(buf));
+		return -EINVAL;
+	}
 	r = fdt_check_full(buf, len);
 	if (r) {
 		setmsg(msg, msglen, "corrupt device tree: %s", fdt_strerror(r));

@@ -80,6 +80,7 @@ struct vm_entry {
 	bool unresponsive;		/* a call missed its deadline */
 	struct vm_link console;		/* console lines, while subscribed */
 	ev_io status_watcher;
+	ev_timer setup_timer;		/* the status line is late: kill */
 	int status_fd;
 	char status_buf[2048];
 	size_t status_len;

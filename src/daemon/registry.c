@@ -77,6 +77,23 @@ static void kill_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+static void setup_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct vm_entry *e = t->data;
+
+	log_warn("VM %s: its worker %d sent no status in %d s: killing it", e->name,
+		 (int)e->pid, WORKER_SETUP_TIMEOUT_S);
+	if (e->pending) {
+		rpc_deferred_fail(e->pending, ARMVM_E_TIMEOUT,
+				  json_pack("{s:s, s:s, s:i}", "name", e->name,
+					    "method", "set-up", "timeout_s", WORKER_SETUP_TIMEOUT_S),
+				  "the worker of VM '%s' did not finish setting it up in %d s",
+				  e->name, WORKER_SETUP_TIMEOUT_S);
+		e->pending = NULL;
+	}
+	registry_kill(e, 0);
+}
+
 static const struct watch_ops registry_watch_ops;
 
 struct vm_entry *registry_add(struct daemon *d, const char *name)
@@ -91,6 +108,8 @@ struct vm_entry *registry_add(struct daemon *d, const char *name)
 	e->owner = (uid_t)-1;
 	ev_timer_init(&e->kill_timer, kill_timer_cb, 1., 0.);
 	e->kill_timer.data = e;
+	ev_timer_init(&e->setup_timer, setup_timer_cb, WORKER_SETUP_TIMEOUT_S, 0.);
+	e->setup_timer.data = e;
 	e->status_fd = -1;
 	e->pidfd = -1;
 	e->console.fd = -1;
@@ -117,6 +136,7 @@ void registry_remove_dir(struct vm_entry *e)
 
 static void status_stop(struct vm_entry *e)
 {
+	ev_timer_stop(e->d->loop, &e->setup_timer);
 	if (e->status_fd >= 0) {
 		ev_io_stop(e->d->loop, &e->status_watcher);
 		close(e->status_fd);
@@ -836,6 +856,7 @@ int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 	ev_io_init(&e->status_watcher, status_cb, e->status_fd, EV_READ);
 	e->status_watcher.data = e;
 	ev_io_start(d->loop, &e->status_watcher);
+	ev_timer_start(d->loop, &e->setup_timer);
 	r = watch_start(e);
 	if (r < 0)
 		log_warn("VM %s: cannot watch worker %d: %s", e->name, (int)pid, strerror(-r));

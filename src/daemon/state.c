@@ -246,6 +246,20 @@ static struct state_op *op_new(struct daemon *d, enum state_op_kind kind, const 
 	return op;
 }
 
+/* Queue op behind the others of its name, or start it.  0 or -ENOMEM
+ * (then it is not queued). */
+static int op_submit(struct state_op *op)
+{
+	bool busy = name_busy(op->d, op->name);
+
+	op_append(op);
+	if (!busy && op_start(op) < 0) {
+		op_unlink(op);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* the file's text, with a final newline */
 static char *definition_text(const char *name, json_t *params, time_t created_at,
 			     uid_t owner, size_t *len)
@@ -294,13 +308,7 @@ int state_save(struct daemon *d, const char *name, json_t *params, time_t create
 	}
 	op->done = done;
 	op->arg = arg;
-	if (name_busy(d, name)) {
-		op_append(op);		/* waits for the one of its name */
-		return 0;
-	}
-	op_append(op);
-	if (op_start(op) < 0) {
-		op_unlink(op);
+	if (op_submit(op) < 0) {
 		op_free(op);
 		return -ENOMEM;
 	}
@@ -309,7 +317,9 @@ int state_save(struct daemon *d, const char *name, json_t *params, time_t create
 
 int state_forget(struct daemon *d, const char *name)
 {
+	struct state_op *op;
 	char file[80];
+	bool busy;
 	int r;
 
 	if (d->state_dirfd < 0)
@@ -317,22 +327,31 @@ int state_forget(struct daemon *d, const char *name)
 	if (!plan_name_valid(name) ||
 	    snprintf(file, sizeof(file), "%s.json", name) >= (int)sizeof(file))
 		return -EINVAL;
+	busy = name_busy(d, name);
 	r = unlinkat(d->state_dirfd, file, 0) < 0 ? -errno : 0;
-	if (!r && fsync(d->state_dirfd) < 0)
-		r = -errno;
-	if (name_busy(d, name)) {
-		/* a save under way would put it back: remove it after that too */
-		struct state_op *op = d->jobs ? op_new(d, STATE_OP_FORGET, name) : NULL;
-
-		if (op)
-			op_append(op);
-		else
-			log_error("definition of %s: cannot queue its removal", name);
-		if (r == -ENOENT)
-			r = 0;
+	if (r == -ENOENT && busy)
+		r = 0;		/* a save under way: removed after it */
+	if (r < 0) {
+		if (r != -ENOENT)
+			log_error("removing the definition of %s: %s", name, strerror(-r));
+		return r;
 	}
-	if (r < 0 && r != -ENOENT)
-		log_error("removing the definition of %s: %s", name, strerror(-r));
+	/*
+	 * The directory's fsync off the loop, in the order of this name's
+	 * saves: after one under way the file is removed again (a rename
+	 * that lands after this unlink would bring it back).
+	 */
+	op = d->jobs ? op_new(d, STATE_OP_FORGET, name) : NULL;
+	if (!op || op_submit(op) < 0) {
+		free(op);
+		if (busy)
+			log_error("definition of %s: cannot queue its removal", name);
+		if (fsync(d->state_dirfd) < 0) {
+			r = -errno;
+			log_error("removing the definition of %s: syncing the directory: %s",
+				  name, strerror(-r));
+		}
+	}
 	return r;
 }
 

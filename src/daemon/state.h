@@ -55,10 +55,10 @@ int state_save(struct daemon *d, const char *name, json_t *params, time_t create
 	       uid_t owner, void (*done)(void *arg, int err), void *arg);
 
 /*
- * Remove NAME.json (unlinkat, then fsync of the directory).  0 or -errno
- * (-ENOENT when there is none).  With a save of that name still under way
- * the removal is done now and again after it (errors of that one only
- * logged).
+ * Remove NAME.json: unlinkat now, the fsync of the directory then off the
+ * loop (a job; its failure is logged).  A save of that name still under
+ * way would bring the file back: it is removed again after that.  0 or
+ * -errno (-ENOENT when there is none and no save is under way).
  */
 int state_forget(struct daemon *d, const char *name);
 

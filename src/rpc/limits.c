@@ -66,22 +66,7 @@ static void put(struct armvmd_limits *l, const struct limit_desc *d, double v)
 	}
 }
 
-/* "max-line" and "max_line" both name max_line */
-static const struct limit_desc *find(const char *name)
-{
-	for (size_t i = 0; i < NDESCS; i++) {
-		const char *a = descs[i].field, *b = name;
-
-		while (*a && (*a == *b || (*a == '_' && *b == '-'))) {
-			a++;
-			b++;
-		}
-		if (!*a && !*b)
-			return &descs[i];
-	}
-	return NULL;
-}
-
+/* the field in kebab-case, without the "_s" of seconds: idle-partial */
 static void option_name(const struct limit_desc *d, char *buf, size_t len)
 {
 	size_t i;
@@ -89,6 +74,28 @@ static void option_name(const struct limit_desc *d, char *buf, size_t len)
 	for (i = 0; d->field[i] && i + 1 < len; i++)
 		buf[i] = d->field[i] == '_' ? '-' : d->field[i];
 	buf[i] = '\0';
+	if (d->kind == LK_SECONDS && i > 2 && !strcmp(buf + i - 2, "-s"))
+		buf[i - 2] = '\0';
+}
+
+/* "idle-partial", "idle-partial-s" and "idle_partial_s" name idle_partial_s */
+static const struct limit_desc *find(const char *name)
+{
+	char opt[64], norm[64];
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < sizeof(norm); i++)
+		norm[i] = name[i] == '_' ? '-' : name[i];
+	norm[i] = '\0';
+	for (i = 0; i < NDESCS; i++) {
+		option_name(&descs[i], opt, sizeof(opt));
+		if (!strcmp(norm, opt))
+			return &descs[i];
+		if (descs[i].kind == LK_SECONDS && !strncmp(norm, opt, strlen(opt)) &&
+		    !strcmp(norm + strlen(opt), "-s"))
+			return &descs[i];
+	}
+	return NULL;
 }
 
 /* a plain decimal number (no sign, exponent, hex, inf); *end after it */

@@ -2,9 +2,10 @@
 /*
  * Every bound on what a client (or a worker) can make armvmd hold, named
  * once: the field of struct armvmd_limits, its option name (the field in
- * kebab-case: max_line is --limit max-line=...), its default, the range
- * --limit accepts and what it bounds.  armvmd(8) and armvmd-rpc(7) list the
- * same table; daemon.info reports the values in force ("limits").
+ * kebab-case, seconds without their "_s": max_line is --limit max-line=...,
+ * idle_partial_s is idle-partial), its default, the range --limit accepts
+ * and what it bounds.  armvmd(8) and armvmd-rpc(7) list the same table;
+ * daemon.info reports the values in force ("limits", by option name).
  *
  * Kinds: BYTES (uint64_t; values take K, M, G, T suffixes, powers of 1024),
  * COUNT (unsigned), SECONDS (double; an "s" or "ms" suffix is accepted),

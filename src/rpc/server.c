@@ -628,7 +628,7 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	log_warn("client %lu (pid %d, uid %d): a request line incomplete for %g s, "
 		 "closing", c->id, (int)c->pid, (int)c->uid, max);
 	client_fail(c, ARMVM_E_LIMIT, "Request line incomplete for too long",
-		    json_pack("{s:s, s:f}", "limit", "idle-partial-s", "max", max),
+		    json_pack("{s:s, s:f}", "limit", "idle-partial", "max", max),
 		    false);
 }
 

@@ -96,6 +96,10 @@ static inline bool worker_policy_valid(const char *policy)
 			  !strcmp(policy, "destroy"));
 }
 
+/* A worker whose status line has not come after this long is killed and
+ * its create or start fails (-32010): set-up loads every boot image. */
+#define WORKER_SETUP_TIMEOUT_S	300
+
 #define WORKER_GRACE_DEFAULT_S	30	/* power key to forced stop */
 
 #endif

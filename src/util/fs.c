@@ -72,12 +72,14 @@ int fs_mkdir_open_at(int dirfd, const char *name, mode_t mode)
 	return fd;
 }
 
-/* Can nobody but root and us change the entries of directory fd? */
-static bool dir_is_trusted(int fd)
+/* Can nobody but root and us change the entries of directory fd
+ * (AT_FDCWD: of the directory a first component is looked up in)? */
+static bool dir_is_trusted(int fd, const char *name)
 {
 	struct stat st;
+	int r = fd == AT_FDCWD ? stat(name[0] == '/' ? "/" : ".", &st) : fstat(fd, &st);
 
-	return fstat(fd, &st) == 0 && (st.st_uid == 0 || st.st_uid == geteuid()) &&
+	return r == 0 && (st.st_uid == 0 || st.st_uid == geteuid()) &&
 	       !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
@@ -95,7 +97,7 @@ static int mkdir_step(int cur, const char *name, mode_t mode)
 	 * follow it.  Anything else is refused.
 	 */
 	if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()) || !dir_is_trusted(cur))
+	    (st.st_uid != 0 && st.st_uid != geteuid()) || !dir_is_trusted(cur, name))
 		return fd;
 	fd = openat(cur, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
@@ -105,24 +107,29 @@ int mkdir_p(const char *dir, mode_t mode)
 {
 	char buf[PATH_MAX];
 	char *p, *next;
-	int cur;
+	int cur = AT_FDCWD;
 
 	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
 		return -ENAMETOOLONG;
 	if (!buf[0])
 		return -ENOENT;
-	cur = open(buf[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cur < 0)
-		return -errno;
+	/*
+	 * The first component is looked up by its path ("/run", not "run"
+	 * under an fd of "/"): the same to the kernel, and qemu-user's -L
+	 * prefix maps "/" itself elsewhere.  Every later one under the fd of
+	 * the one before.
+	 */
 	for (p = buf; *p; p = next) {
 		bool last = true;
 		int fd;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		next = strchr(p, '/');
+		if (cur != AT_FDCWD)
+			while (*p == '/')
+				p++;
+		next = p + strspn(p, "/");
+		if (!*next)
+			break;		/* only slashes left: "/" itself */
+		next = strchr(next, '/');
 		if (next)
 			*next++ = '\0';
 		else
@@ -130,15 +137,17 @@ int mkdir_p(const char *dir, mode_t mode)
 		for (const char *q = next; *q; q++)
 			if (*q != '/')
 				last = false;
-		if (!strcmp(p, "."))
+		if (!strcmp(p + strspn(p, "/"), ".") && cur != AT_FDCWD)
 			continue;
 		fd = mkdir_step(cur, p, last ? mode : 0755);
-		close(cur);
+		if (cur != AT_FDCWD)
+			close(cur);
 		if (fd < 0)
 			return fd;
 		cur = fd;
 	}
-	close(cur);
+	if (cur != AT_FDCWD)
+		close(cur);
 	return 0;
 }
 

@@ -106,7 +106,7 @@ const char *fuzz_tmpdir(void)
 		return tmpdir;
 	if (!base || !*base)
 		base = "/tmp";
-	if (snprintf(tmpdir, sizeof(tmpdir), "%s/armvmd-fuzz.XXXXXX", base) >=
+	if (snprintf(tmpdir, sizeof(tmpdir), "%s/fz.XXXXXX", base) >=
 	    (int)sizeof(tmpdir) || !mkdtemp(tmpdir))
 		fuzz_fail("scratch directory under %s: %s", base, strerror(errno));
 	atexit(tmpdir_remove);

@@ -353,7 +353,7 @@ static void step(struct fuzz_in *in)
 		off = fuzz_u16(in) & 0x1ff;
 		len = 1u << (fuzz_u8(in) & 3);
 		virtio_mmio_access(d, off, buf, len, false);
-		break;
+		return;
 	case OP_REG_ODD:
 		off = fuzz_u16(in) & 0x1ff;
 		len = 1u << (fuzz_u8(in) & 3);
@@ -405,7 +405,7 @@ static void step(struct fuzz_in *in)
 	case OP_IRQ_ACK:
 		reg_write(d, VIRTIO_MMIO_INTERRUPT_ACK,
 			  reg_read(d, VIRTIO_MMIO_INTERRUPT_STATUS));
-		break;
+		return;
 	}
 	run_loop();
 }
@@ -436,10 +436,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, RAM_SIZE);
 	while (in.len)
 		step(&in);
-	for (unsigned i = 0; i < NDEV; i++) {
+	for (unsigned i = 0; i < NDEV; i++)
 		check_dev(devs[i]);
-		json_decref(virtio_dev_info(devs[i]));
-	}
 
 	/* the next input starts from reset devices and an empty TAP */
 	for (unsigned i = 0; i < NDEV; i++)

@@ -514,7 +514,7 @@ static void test_limits_parse(void **state)
 	static const char *const bad[] = {
 		"max-clients=-1", "max-clients=1.5", "max-clients=", "max-line=1k",
 		"max-line=0x10", "max-line=1e6", "max-line=12Q", "no-such=1", "max-line",
-		"=5", "overcommit=nan", "idle-partial-s=0", "max-batch=0",
+		"=5", "overcommit=nan", "idle-partial=0", "idle-partial-ss=1", "max-batch=0",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why[0] = '\0';
@@ -531,7 +531,10 @@ static void test_limits_parse(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "max-line")), 1 << 20);
 	assert_int_equal(json_integer_value(json_object_get(j, "max-batch")), l.max_batch);
 	assert_true(json_is_real(json_object_get(j, "overcommit")));
-	assert_non_null(json_object_get(j, "kill-grace-s"));
+	assert_non_null(json_object_get(j, "kill-grace"));
+	assert_non_null(json_object_get(j, "idle-partial"));
+	assert_int_equal(limits_parse(&l, "kill-grace=3", why, sizeof(why)), 0);
+	assert_true(l.kill_grace_s == 3);
 	json_decref(j);
 	/* the host's memory when no bound is set */
 	assert_true(limits_guest_mem(&l, false) > 0);
@@ -792,7 +795,7 @@ static void test_server_idle_partial(void **state)
 	e = last_line(buf, len);
 	assert_non_null(e);
 	assert_int_equal(error_code(e), ARMVM_E_LIMIT);
-	assert_string_equal(limit_of(e), "idle-partial-s");
+	assert_string_equal(limit_of(e), "idle-partial");
 	json_decref(e);
 	run_loop_briefly(loop);
 	assert_int_equal(srv.nclients, 0);

@@ -7,7 +7,7 @@
 # 100 host.info / vm.list calls (rpc-latency), each of which must be
 # answered within 2 s, all of them while the worker is still stopped and
 # before vm.pause gives up.  vm.pause fails with -32010 after about the
-# deadline (armvmd --limit worker-call-timeout=STALL_DEADLINE, default
+# deadline (armvmd --limit worker-call-timeout-s=STALL_DEADLINE, default
 # 10 s), vm.info still answers (live.error), vm.info, vm.list and a state
 # event say "unresponsive": true; after SIGCONT the VM answers again
 # (unresponsive false, another state event) and stops.  The latency of the
@@ -36,7 +36,7 @@ lcall() {
 	answer "$CASE_TMP/lcall.out"
 }
 
-armvmd_start --limit "worker-call-timeout=$deadline"
+armvmd_start --limit "worker-call-timeout-s=$deadline"
 assert_ok ctl --json call vm.create "{\"name\":\"stall\",\"kernel\":\"$GUEST_KERNEL\",
 	\"initrd\":\"$GUEST_INITRD\",\"memory\":\"256M\",
 	\"cmdline\":\"console=ttyS0 armvmd.test=hold\"}"
