@@ -224,6 +224,8 @@ static bool ended_while_away(struct vm_entry *e)
 
 static void finish(struct daemon *d)
 {
+	if (d->stopping)
+		return;
 	for (struct vm_entry *e = d->vms, *next; e; e = next) {
 		next = e->next;
 		if (e->pid || e->adopting || ended_while_away(e))

@@ -121,6 +121,7 @@ struct daemon {
 	const struct watch_ops *watch_ops;	/* how watch.c reports to the registry */
 	unsigned adopting;		/* re-adoptions still waiting for an answer */
 	void (*adopted)(struct daemon *d);	/* called once they are all done */
+	bool stopping;			/* shutting down: start nothing */
 	struct jobs *jobs;		/* slow work off the loop (jobs.h) */
 	int state_dirfd;		/* STATE_DIR/vms (state_init), else -1 */
 	int runtime_dirfd;		/* RUNTIME_DIR (runtime_init), else -1 */
@@ -148,6 +149,8 @@ void registry_add_defined(struct daemon *d, const char *name, json_t *params,
 			  time_t created_at, uid_t owner);
 /* Take e out and free it; its worker, if any, is killed (not waited for). */
 void registry_remove(struct vm_entry *e);
+/* Daemon shutdown: free every entry, leaving workers and files alone. */
+void registry_forget_all(struct daemon *d);
 /* Forget a VM for good, telling subscribers (state "destroyed"). */
 void registry_destroy(struct vm_entry *e, const char *reason);
 /* Spawn the worker for e (state creating); done() answers e->pending. */

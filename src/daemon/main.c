@@ -59,7 +59,13 @@ static void adopted(struct daemon *d)
 
 static void client_closed(struct server *srv, void *conn)
 {
-	events_client_closed(srv->ctx, conn);
+	struct daemon *d = srv->ctx;
+
+	events_client_closed(d, conn);
+	/* the last console subscriber gone: the console links close */
+	if (!d->stopping)
+		for (struct vm_entry *e = d->vms; e; e = e->next)
+			watch_console_update(e);
 }
 
 /* the systemd status line: how many VMs in which state */
@@ -114,7 +120,7 @@ int daemon_main(int argc, char **argv)
 				return 0;
 			}
 			if (limits_parse(&d.limits, optarg, why, sizeof(why)) < 0) {
-				fprintf(stderr, "armvmd: --limit %s\n", why);
+				fprintf(stderr, "armvmd: --limit: %s\n", why);
 				return 2;
 			}
 			break;
@@ -244,13 +250,21 @@ int daemon_main(int argc, char **argv)
 
 	ev_run(loop, 0);
 
+	d.stopping = true;
 	server_close(&srv);
 	jobs_free(d.jobs);
-	/* VMs are not destroyed: their workers keep running; links close */
-	for (struct vm_entry *e = d.vms; e; e = e->next)
-		watch_stop(e);
+	/* VMs are not destroyed: their workers keep running (a new armvmd
+	 * finds them in the runtime directory); only our hold on them ends */
+	registry_forget_all(&d);
 	watch_reapers_free(&d);
-	/* workers keep running: a new armvmd can find them in the runtime dir */
+	if (d.state_dirfd >= 0)
+		close(d.state_dirfd);
+	if (d.runtime_dirfd >= 0)
+		close(d.runtime_dirfd);
+	if (d.vms_dirfd >= 0)
+		close(d.vms_dirfd);
+	json_decref(d.state_problems);
+	ev_loop_destroy(loop);
 	log_info("stopped");
 	return 0;
 }

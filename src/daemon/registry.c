@@ -186,6 +186,24 @@ void registry_remove(struct vm_entry *e)
 	free(e);
 }
 
+void registry_forget_all(struct daemon *d)
+{
+	while (d->vms) {
+		struct vm_entry *e = d->vms;
+
+		d->vms = e->next;
+		ev_timer_stop(d->loop, &e->kill_timer);
+		status_stop(e);
+		fail_waiters(e, "is still running, but the daemon is stopping");
+		watch_stop(e);
+		if (e->dirfd >= 0)
+			close(e->dirfd);
+		json_decref(e->params);
+		free(e->plan);
+		free(e);
+	}
+}
+
 void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 {
 	enum vm_state prev = e->state;

@@ -574,6 +574,36 @@ static void test_batch_limit(void **state)
 	assert_int_equal(json_array_size(out), 3);
 	assert_int_equal(calls, before + 3);
 	json_decref(out);
+	out = NULL;
+
+	/* commas in strings (escaped quotes too) and in nested values are
+	 * not members: counted before parsing, this is a batch of three */
+	const char *tricky = " [ {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.echo\","
+			     "\"params\":{\"text\":\"a,b],[c\\\",d\"}},"
+			     "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"test.echo\","
+			     "\"params\":[\"x,y\",1,true]},"
+			     "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"test.echo\","
+			     "\"params\":{\"text\":\"{,,,}\"}} ]";
+	before = calls;
+	rpc_handle_line(&test_table, NULL, &out, &ops, tricky, strlen(tricky));
+	assert_true(json_is_array(out));
+	assert_int_equal(json_array_size(out), 3);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		json_array_get(out, 0), "result"), "text")), "a,b],[c\",d");
+	assert_int_equal(calls, before + 3);
+	json_decref(out);
+	out = NULL;
+
+	/* not JSON, but plainly a long batch: refused unparsed */
+	const char *junk = "[1,2,3,4,";
+	rpc_handle_line(&test_table, NULL, &out, &ops, junk, strlen(junk));
+	assert_string_equal(limit_of(out), "max-batch");
+	json_decref(out);
+	out = NULL;
+	/* a short one is parsed, and is a parse error */
+	rpc_handle_line(&test_table, NULL, &out, &ops, "[1,\"", 4);
+	assert_int_equal(error_code(out), ARMVM_E_PARSE);
+	json_decref(out);
 
 	/* the default, without a connection's limits */
 	size_t n = limits_defaults()->max_batch + 1, len = 0;
