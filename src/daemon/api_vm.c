@@ -653,30 +653,55 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 	return 0;
 }
 
-/* the tail of the console log, for a VM whose worker is gone: at most max
- * bytes are read */
-static json_t *log_tail(int dirfd, json_int_t max)
+/* The last want bytes of log file name under dirfd, appended to buf at
+ * *len (buf holds at least want more).  The file's size, or -1. */
+static off_t tail_of(int dirfd, const char *name, char *buf, size_t *len, size_t want)
 {
-	int fd = dirfd < 0 ? -1 : openat(dirfd, "console.log",
+	int fd = dirfd < 0 ? -1 : openat(dirfd, name,
 					 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	struct stat st;
-	char *buf;
-	off_t start;
-	ssize_t n;
-	json_t *s;
+	size_t n;
+	ssize_t got;
 
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
-		return json_pack("{s:s, s:I}", "output", "", "total_bytes", (json_int_t)0);
+		return -1;
 	}
-	start = st.st_size > max ? st.st_size - max : 0;
-	buf = malloc((size_t)(st.st_size - start) + 1);
-	n = buf ? pread(fd, buf, (size_t)(st.st_size - start), start) : -1;
+	n = (size_t)st.st_size < want ? (size_t)st.st_size : want;
+	got = n ? pread(fd, buf + *len, n, st.st_size - (off_t)n) : 0;
 	close(fd);
-	s = json_string_lossy(buf ? buf : "", n > 0 ? (size_t)n : 0);
+	if (got > 0)
+		*len += (size_t)got;
+	return st.st_size;
+}
+
+/* the tail of the console log, for a VM whose worker is gone: at most max
+ * bytes are read, from console.log and, when that is shorter, from the end
+ * of the rotated console.log.1 before it */
+static json_t *log_tail(int dirfd, json_int_t max)
+{
+	struct stat st;
+	size_t want = (size_t)max, len = 0, cur = 0;
+	off_t total = 0, older;
+	char *buf;
+	json_t *s;
+
+	if (dirfd >= 0 && fstatat(dirfd, "console.log", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode))
+		cur = (size_t)st.st_size;
+	buf = malloc(want + 1);
+	if (!buf)
+		return json_pack("{s:s, s:I}", "output", "", "total_bytes", (json_int_t)0);
+	if (cur < want) {
+		older = tail_of(dirfd, "console.log.1", buf, &len, want - cur);
+		total += older > 0 ? older : 0;
+	}
+	older = tail_of(dirfd, "console.log", buf, &len, want - len);
+	total += older > 0 ? older : 0;
+	s = json_string_lossy(buf, len);
 	free(buf);
-	return json_pack("{s:o, s:I}", "output", s, "total_bytes", (json_int_t)st.st_size);
+	return json_pack("{s:o, s:I}", "output", s, "total_bytes", (json_int_t)total);
 }
 
 struct console_call {

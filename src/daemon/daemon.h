@@ -192,6 +192,9 @@ void registry_replan(struct vm_entry *e);
 /* Log who asked for what (peer credentials of the connection). */
 void registry_audit(struct rpc_call *call, const char *what, const char *name);
 /* The deadline of a call to a worker, in seconds. */
-double registry_worker_timeout(const struct daemon *d);
+static inline double registry_worker_timeout(const struct daemon *d)
+{
+	return d->limits.worker_call_timeout_s > 0 ? d->limits.worker_call_timeout_s : 15.;
+}
 
 #endif

@@ -240,10 +240,6 @@ void registry_set_responsive(struct vm_entry *e, bool responsive, const char *wh
 			      "unresponsive", e->unresponsive));
 }
 
-double registry_worker_timeout(const struct daemon *d)
-{
-	return d->limits.worker_call_timeout_s > 0 ? d->limits.worker_call_timeout_s : 15.;
-}
 
 void registry_destroy(struct vm_entry *e, const char *reason)
 {
