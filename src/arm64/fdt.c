@@ -631,5 +631,8 @@ int fdt_patch_user(const void *user, size_t len, void *buf, size_t size,
 		    "property linux,initrd-end");
 	}
 	TRY(c, fdt_pack(buf), "pack");
+	/* libfdt's edits can leave an odd (but valid) tree invalid: the
+	 * guest gets only a tree that checks */
+	TRY(c, fdt_check_full(buf, size), "the patched device tree");
 	return 0;
 }
