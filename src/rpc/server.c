@@ -847,7 +847,10 @@ int server_listen(struct server *srv, struct ev_loop *loop, const char *path,
 			return log_errno(r, "bind %s", path);
 		}
 	}
-	chmod(path, mode);
+	/* the socket we just made, not whatever a symlink there names */
+	r = fs_share_at(AT_FDCWD, path, (gid_t)-1, mode);
+	if (r < 0)
+		log_warn("mode of %s: %s", path, strerror(-r));
 	if (listen(fd, 128) < 0) {
 		r = -errno;
 		unlink(path);
@@ -871,7 +874,7 @@ int server_set_group(struct server *srv, const char *group, const gid_t *gid)
 	if (!gid) {
 		log_warn("group '%s' does not exist: %s stays root-only (0600)",
 			 group, srv->path);
-		chmod(srv->path, 0600);
+		fs_share_at(AT_FDCWD, srv->path, (gid_t)-1, 0600);
 		return -ENOENT;
 	}
 	r = share_with_group(srv->path, *gid, 0660);
