@@ -145,6 +145,9 @@ static void fail_worker_call(struct rpc_call *call, struct vm_entry *e, const ch
 				  "the worker of VM '%s' did not answer %s within %g s; "
 				  "the VM is marked unresponsive", e->name, method,
 				  registry_worker_timeout(e->d));
+	else if (err->closed && registry_find(e->d, e->name) != e)
+		rpc_deferred_fail(call, ARMVM_E_NO_VM, json_pack("{s:s}", "name", e->name),
+				  "VM '%s' was destroyed before its worker answered", e->name);
 	else if (err->closed)
 		rpc_deferred_fail(call, ARMVM_E_INTERNAL,
 				  json_pack("{s:s, s:s}", "name", e->name, "method", method),
@@ -618,8 +621,14 @@ static json_t *info_json(struct vm_entry *e)
 static void info_done(void *arg, json_t *live, const struct rpc_link_error *err)
 {
 	struct wcall *w = arg;
-	json_t *o = info_json(w->e);
+	json_t *o;
 
+	if (err && err->closed && registry_find(w->e->d, w->e->name) != w->e) {
+		fail_worker_call(w->call, w->e, WORKER_M_INFO, err);
+		free(w);
+		return;
+	}
+	o = info_json(w->e);
 	json_object_set_new(o, "live", err ? json_pack("{s:s}", "error", err->message)
 					    : json_incref(live));
 	rpc_deferred_reply(w->call, o);
