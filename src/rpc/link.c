@@ -11,6 +11,7 @@
 
 #include "libarmvm.h"
 #include "rpc/link.h"
+#include "util/buf.h"
 
 struct pending {
 	struct pending *next;
@@ -41,23 +42,6 @@ struct rpc_link {
 };
 
 static void link_shut(struct rpc_link *l, int err);
-
-static int reserve(char **buf, size_t *cap, size_t need)
-{
-	size_t n = *cap ? *cap : 4096;
-	char *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*buf, n);
-	if (!p)
-		return -ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
-}
 
 static struct pending *take_pending(struct rpc_link *l, unsigned long id)
 {
@@ -242,7 +226,7 @@ int rpc_link_feed(struct rpc_link *l, const char *buf, size_t len)
 
 	if (l->freeing)
 		return -1;
-	if (reserve(&l->in, &l->in_cap, l->in_len + len + 1) < 0) {
+	if (buf_reserve(&l->in, &l->in_cap, l->in_len + len + 1) < 0) {
 		enter(l);
 		link_shut(l, -ENOMEM);
 		leave(l);
@@ -263,7 +247,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (int rounds = 0; rounds < 16 && l->fd >= 0 && !l->freeing; rounds++) {
 		ssize_t n;
 
-		if (reserve(&l->in, &l->in_cap, l->in_len + 65536) < 0) {
+		if (buf_reserve(&l->in, &l->in_cap, l->in_len + 65536) < 0) {
 			link_shut(l, -ENOMEM);
 			break;
 		}
@@ -408,7 +392,7 @@ int rpc_link_call(struct rpc_link *l, const char *method, json_t *params,
 		return -ENOMEM;
 	}
 	len = strlen(text);
-	if (reserve(&l->out, &l->out_cap, l->out_len + len + 1) < 0) {
+	if (buf_reserve(&l->out, &l->out_cap, l->out_len + len + 1) < 0) {
 		free(text);
 		free(p);
 		return -ENOMEM;

@@ -11,6 +11,7 @@
 
 #include "rpc/limits.h"
 #include "rpc/server.h"
+#include "util/buf.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -243,23 +244,6 @@ static const struct armvmd_limits *client_limits(void *conn)
 }
 
 /* --- output --- */
-
-static int buf_reserve(char **buf, size_t *cap, size_t need)
-{
-	size_t ncap = *cap ? *cap : 4096;
-	char *n;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	n = realloc(*buf, ncap);
-	if (!n)
-		return -ENOMEM;
-	*buf = n;
-	*cap = ncap;
-	return 0;
-}
 
 /* Queue text and a newline, whatever the caps (the caller checked). */
 static int client_append(struct client *c, const char *text, size_t len)
