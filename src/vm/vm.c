@@ -217,23 +217,14 @@ static int load_dtb(struct vm *vm, char *msg, size_t msglen)
 		r = image_read_file(p->dtb, PAYLOAD_DTB_MAX, &user, &len, msg, msglen);
 		if (r < 0)
 			return r;
-		r = fdt_open_into(user, dst, (int)pp->dtb_size);
+		/* checked, patched (/chosen) and checked again: fdt.c */
+		char why[192];
+
+		r = fdt_patch_user(user, len, dst, pp->dtb_size, p->cmdline,
+				   pp->initrd_base, pp->initrd_size, why, sizeof(why));
 		free(user);
-		int chosen = r < 0 ? r : fdt_path_offset(dst, "/chosen");
-		if (chosen == -FDT_ERR_NOTFOUND)
-			chosen = fdt_add_subnode(dst, 0, "chosen");
-		r = chosen < 0 ? chosen : 0;
-		if (!r && p->cmdline[0])
-			r = fdt_setprop_string(dst, chosen, "bootargs", p->cmdline);
-		if (!r && pp->initrd_size)
-			r = fdt_setprop_u64(dst, chosen, "linux,initrd-start", pp->initrd_base);
-		if (!r && pp->initrd_size)
-			r = fdt_setprop_u64(dst, chosen, "linux,initrd-end",
-					    pp->initrd_base + pp->initrd_size);
-		if (!r)
-			r = fdt_pack(dst);
 		if (r < 0)
-			return setup_fail(-EINVAL, "user DTB %s: %s", p->dtb, fdt_strerror(r));
+			return setup_fail(-EINVAL, "user DTB %s: %s", p->dtb, why);
 		return 0;
 	}
 

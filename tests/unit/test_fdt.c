@@ -853,6 +853,47 @@ static void test_dts_aarch32(void **state)
 	free(dts);
 }
 
+/* A user's tree: /chosen gets bootargs and the initrd range, the rest stays,
+ * and a tree that does not check is refused with a message. */
+static void test_patch_user(void **state)
+{
+	static char user[4096], out[8192];
+	char msg[192];
+	const void *v;
+	int chosen, len, mem;
+
+	assert_int_equal(fdt_create_empty_tree(user, sizeof(user)), 0);
+	mem = fdt_add_subnode(user, 0, "memory@80000000");
+	assert_true(mem >= 0);
+	assert_int_equal(fdt_setprop_string(user, mem, "device_type", "memory"), 0);
+	assert_int_equal(fdt_pack(user), 0);
+
+	assert_int_equal(fdt_patch_user(user, fdt_totalsize(user), out, sizeof(out),
+					"console=ttyS0", 0x48000000, 0x100000,
+					msg, sizeof(msg)), 0);
+	assert_int_equal(fdt_check_full(out, sizeof(out)), 0);
+	chosen = fdt_path_offset(out, "/chosen");
+	assert_true(chosen >= 0);
+	v = fdt_getprop(out, chosen, "bootargs", &len);
+	assert_non_null(v);
+	assert_string_equal(v, "console=ttyS0");
+	v = fdt_getprop(out, chosen, "linux,initrd-end", &len);
+	assert_non_null(v);
+	assert_int_equal(len, 8);
+	assert_true(fdt64_ld(v) == 0x48100000ull);
+	assert_true(fdt_path_offset(out, "/memory@80000000") >= 0);
+
+	/* not enough room: an error with a message, not a broken tree */
+	assert_true(fdt_patch_user(user, fdt_totalsize(user), out, 64, "x", 0, 0,
+				   msg, sizeof(msg)) < 0);
+	assert_true(msg[0] != '\0');
+	/* garbage */
+	memset(user, 0xa5, 64);
+	assert_true(fdt_patch_user(user, 64, out, sizeof(out), "x", 0, 0,
+				   msg, sizeof(msg)) < 0);
+	assert_true(msg[0] != '\0');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -865,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_dts_gicv3),
 		cmocka_unit_test(test_dts_gicv2_everything),
 		cmocka_unit_test(test_dts_aarch32),
+		cmocka_unit_test(test_patch_user),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
