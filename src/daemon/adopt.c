@@ -55,18 +55,7 @@ static void give_up(struct adoption *a, const char *why, bool keep_out)
 	if (a->fresh) {
 		/* nothing of it is ours to keep: its files stay for whoever
 		 * runs it */
-		struct vm_entry **pp;
-
-		for (pp = &e->d->vms; *pp; pp = &(*pp)->next)
-			if (*pp == e) {
-				*pp = e->next;
-				break;
-			}
-		if (e->dirfd >= 0)
-			close(e->dirfd);
-		json_decref(e->params);
-		free(e->plan);
-		free(e);
+		registry_forget(e);
 		return;
 	}
 	registry_set_state(e, VM_CRASHED, why);

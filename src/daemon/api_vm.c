@@ -190,14 +190,15 @@ static int worker_op(struct rpc_call *call, struct vm_entry *e, const char *meth
 	w->state = state < 0 ? e->state : (enum vm_state)state;
 	snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
 	w->call = rpc_defer(call);
-	r = w->call ? watch_call(e, method, wparams, wcall_done, w) : -ENOMEM;
-	if (r < 0) {
-		if (w->call)
-			rpc_deferred_fail(w->call, ARMVM_E_INTERNAL, NULL,
-					  "no link to the worker of VM '%s': %s", e->name,
-					  strerror(-r));
+	if (!w->call) {
 		free(w);
-		return RPC_DEFERRED;
+		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
+	}
+	r = watch_call(e, method, wparams, wcall_done, w);
+	if (r < 0) {
+		rpc_deferred_fail(w->call, ARMVM_E_INTERNAL, NULL,
+				  "no link to the worker of VM '%s': %s", e->name, strerror(-r));
+		free(w);
 	}
 	return RPC_DEFERRED;
 }
@@ -211,20 +212,6 @@ static uint64_t plan_memory(const struct vm_plan *p)
 	for (unsigned i = 0; p && i < p->cfg.nbanks; i++)
 		sum += p->cfg.banks[i].size;
 	return sum;
-}
-
-static uint64_t host_memory(void)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	unsigned long long kb = 0;
-	char line[128];
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return (uint64_t)kb * 1024;
 }
 
 static bool has_worker(const struct vm_entry *e)
@@ -262,12 +249,7 @@ static int admit_memory(struct rpc_call *call, struct daemon *d, const struct vm
 {
 	const struct armvmd_limits *l = &d->limits;
 	uint64_t all = 0, mine = 0;
-	uint64_t max_all = l->max_guest_mem, max_mine = l->max_guest_mem_per_uid;
-
-	if (!max_all)
-		max_all = (uint64_t)((double)host_memory() * (l->overcommit > 0 ? l->overcommit : 1.));
-	if (!max_mine)
-		max_mine = max_all;
+	uint64_t max_all = limits_guest_mem(l, false), max_mine = limits_guest_mem(l, true);
 	for (struct vm_entry *e = d->vms; e; e = e->next) {
 		uint64_t m;
 
@@ -769,9 +751,8 @@ static int m_console(struct rpc_call *call, json_t *params, json_t **result)
 			return RPC_DEFERRED;
 		}
 		json_decref(p);
-		if (c->call) {
+		if (c->call)
 			rpc_deferred_reply(c->call, console_from_log(e, max));
-		}
 		free(c);
 		return RPC_DEFERRED;
 	}

@@ -149,7 +149,10 @@ void registry_add_defined(struct daemon *d, const char *name, json_t *params,
 			  time_t created_at, uid_t owner);
 /* Take e out and free it; its worker, if any, is killed (not waited for). */
 void registry_remove(struct vm_entry *e);
-/* Daemon shutdown: free every entry, leaving workers and files alone. */
+/* Let go of e: out of the registry and freed, its worker and files left
+ * alone (a worker not ours to adopt; shutdown). */
+void registry_forget(struct vm_entry *e);
+/* Daemon shutdown: registry_forget every entry. */
 void registry_forget_all(struct daemon *d);
 /* Forget a VM for good, telling subscribers (state "destroyed"). */
 void registry_destroy(struct vm_entry *e, const char *reason);

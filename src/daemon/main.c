@@ -257,12 +257,7 @@ int daemon_main(int argc, char **argv)
 	 * finds them in the runtime directory); only our hold on them ends */
 	registry_forget_all(&d);
 	watch_reapers_free(&d);
-	if (d.state_dirfd >= 0)
-		close(d.state_dirfd);
-	if (d.runtime_dirfd >= 0)
-		close(d.runtime_dirfd);
-	if (d.vms_dirfd >= 0)
-		close(d.vms_dirfd);
+	state_close(&d);
 	json_decref(d.state_problems);
 	ev_loop_destroy(loop);
 	log_info("stopped");

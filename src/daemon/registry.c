@@ -186,22 +186,29 @@ void registry_remove(struct vm_entry *e)
 	free(e);
 }
 
+void registry_forget(struct vm_entry *e)
+{
+	for (struct vm_entry **pp = &e->d->vms; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	}
+	ev_timer_stop(e->d->loop, &e->kill_timer);
+	status_stop(e);
+	fail_waiters(e, "is still running, but the daemon lets go of it");
+	watch_stop(e);
+	if (e->dirfd >= 0)
+		close(e->dirfd);
+	json_decref(e->params);
+	free(e->plan);
+	free(e);
+}
+
 void registry_forget_all(struct daemon *d)
 {
-	while (d->vms) {
-		struct vm_entry *e = d->vms;
-
-		d->vms = e->next;
-		ev_timer_stop(d->loop, &e->kill_timer);
-		status_stop(e);
-		fail_waiters(e, "is still running, but the daemon is stopping");
-		watch_stop(e);
-		if (e->dirfd >= 0)
-			close(e->dirfd);
-		json_decref(e->params);
-		free(e->plan);
-		free(e);
-	}
+	while (d->vms)
+		registry_forget(d->vms);
 }
 
 void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)

@@ -21,6 +21,22 @@
 
 /* directories */
 
+/* fd, an open directory, is fit for the daemon: fd, or -errno (closed)
+ * after saying why */
+static int check_opened(int fd, const char *path, const char *what)
+{
+	char why[PATH_MAX + 192];
+	int r = fs_check_private_fd(fd, path, why, sizeof(why));
+
+	if (r < 0) {
+		log_error("refusing the %s directory: %s (it must be a directory of "
+			  "root's that only root can write)", what, why);
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 /* path (made with mode if missing), checked: a directory fd, or -errno
  * after saying why */
 static int open_private(const char *path, mode_t mode, const char *what)
@@ -42,36 +58,22 @@ static int open_private(const char *path, mode_t mode, const char *what)
 		log_error("refusing the %s directory: %s", what, why);
 		return r;
 	}
-	r = fs_check_private_fd(fd, path, why, sizeof(why));
-	if (r < 0) {
-		log_error("refusing the %s directory: %s (it must be a directory of "
-			  "root's that only root can write)", what, why);
-		close(fd);
-		return r;
-	}
-	return fd;
+	return check_opened(fd, path, what);
 }
 
 /* the same for name under the directory top (top_path names it) */
 static int open_private_at(int top, const char *top_path, const char *name, mode_t mode,
 			   const char *what)
 {
-	char path[PATH_MAX + 64], why[PATH_MAX + 192];
-	int fd = fs_mkdir_open_at(top, name, mode), r;
+	char path[PATH_MAX + 64];
+	int fd = fs_mkdir_open_at(top, name, mode);
 
 	snprintf(path, sizeof(path), "%s/%s", top_path, name);
 	if (fd < 0) {
 		log_error("refusing the %s directory %s: %s", what, path, strerror(-fd));
 		return fd;
 	}
-	r = fs_check_private_fd(fd, path, why, sizeof(why));
-	if (r < 0) {
-		log_error("refusing the %s directory: %s (it must be a directory of "
-			  "root's that only root can write)", what, why);
-		close(fd);
-		return r;
-	}
-	return fd;
+	return check_opened(fd, path, what);
 }
 
 int runtime_init(struct daemon *d)
@@ -90,6 +92,17 @@ int runtime_init(struct daemon *d)
 	d->runtime_dirfd = top;
 	d->vms_dirfd = vms;
 	return 0;
+}
+
+void state_close(struct daemon *d)
+{
+	int *fds[] = { &d->state_dirfd, &d->runtime_dirfd, &d->vms_dirfd };
+
+	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 int state_init(struct daemon *d)

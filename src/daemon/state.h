@@ -43,6 +43,9 @@ int runtime_init(struct daemon *d);
  * latter opened as d->state_dirfd.  0, or -errno after a log line. */
 int state_init(struct daemon *d);
 
+/* Close the directory fds of runtime_init and state_init (shutdown). */
+void state_close(struct daemon *d);
+
 /*
  * Save a definition off the loop: the text is built now from (name,
  * params, created_at, owner uid), written with fs_write_atomic_at in a
