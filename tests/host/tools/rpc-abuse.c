@@ -41,7 +41,8 @@
 
 #define MB		(1024.0 * 1024.0)
 #define RSS_MAX_MB	200	/* whatever the clients send */
-#define LATENCY_MAX_S	5.0	/* "answered", generously: the figure is printed */
+#define LATENCY_MAX_S	20.0	/* "answered" (not starved), generously: TCG hosts on a
+				 * loaded machine took 5.2 s once; the figure is printed */
 
 static const char *sock_path;
 static int passed, failed, skipped;
