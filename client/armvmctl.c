@@ -7,6 +7,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <time.h>
@@ -43,6 +45,7 @@ struct ctl {
 	bool json;		/* --json, or stdout is not a terminal */
 	bool json_forced;	/* --json given */
 	int timeout_ms;		/* -1: wait forever */
+	bool by_path;		/* --by-path: the daemon opens the files, as us */
 	struct armvm *conn;
 };
 
@@ -59,6 +62,7 @@ struct ctl_cmd {
 	const char *method;		/* the RPC method it calls */
 	bool name_arg;			/* its one operand is a VM name */
 	const char *required;		/* parameter that must be given */
+	bool pass_files;		/* opens kernel, initrd, dtb and disks */
 	void (*show)(json_t *result);	/* readable rendering */
 };
 
@@ -349,8 +353,8 @@ static int ctl_connect(struct ctl *ctl)
  * Call method and map every failure to an exit code after reporting it.
  * On CTL_OK *result holds a new reference.
  */
-static int ctl_call(struct ctl *ctl, const char *method, json_t *params,
-		    json_t **result)
+static int ctl_call_fds(struct ctl *ctl, const char *method, json_t *params,
+			const int *fds, unsigned nfds, json_t **result)
 {
 	struct armvm_error e;
 	int r;
@@ -359,8 +363,8 @@ static int ctl_call(struct ctl *ctl, const char *method, json_t *params,
 	r = ctl_connect(ctl);
 	if (r != CTL_OK)
 		return r;
-	r = armvm_call_timeout(ctl->conn, method, params, result, &e,
-			       ctl->timeout_ms);
+	r = armvm_call_fds(ctl->conn, method, params, fds, nfds, result, &e,
+			   ctl->timeout_ms);
 	if (r == ARMVM_OK)
 		return CTL_OK;
 	if (r == ARMVM_RPC_ERROR) {
@@ -375,6 +379,12 @@ static int ctl_call(struct ctl *ctl, const char *method, json_t *params,
 	}
 	ctl_err("%s: %s: %s", method, ctl->socket, armvm_strerror(r, NULL));
 	return CTL_TRANSPORT;
+}
+
+static int ctl_call(struct ctl *ctl, const char *method, json_t *params,
+		    json_t **result)
+{
+	return ctl_call_fds(ctl, method, params, NULL, 0, result);
 }
 
 /* ---- readable rows ---- */
@@ -608,6 +618,7 @@ enum ctl_opt {
 	OPT_NET,
 	OPT_HVC,
 	OPT_RNG,
+	OPT_BY_PATH,
 };
 
 #define OPT_JSON_ENTRY	{ "json", no_argument, NULL, OPT_JSON }
@@ -629,6 +640,7 @@ enum ctl_opt {
 	{ "net",	required_argument,	NULL, OPT_NET }, \
 	{ "hvc",	no_argument,		NULL, OPT_HVC }, \
 	{ "rng",	no_argument,		NULL, OPT_RNG }, \
+	{ "by-path",	no_argument,		NULL, OPT_BY_PATH }, \
 	OPT_JSON_ENTRY
 
 static const struct option json_opts[] = { OPT_JSON_ENTRY, OPT_END };
@@ -918,6 +930,10 @@ static int cmd_options(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 			ctl->json = ctl->json_forced = true;
 			continue;
 		}
+		if (opt == OPT_BY_PATH) {
+			ctl->by_path = true;
+			continue;
+		}
 		if (opt == '?' || opt == ':') {
 			fprintf(stderr, "Try 'armvmctl help %s'.\n", cmd->name);
 			return CTL_USAGE;
@@ -955,6 +971,171 @@ static int cmd_parse(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 		return ctl_usage_error(cmd);
 	}
 	return CTL_OK;
+}
+
+/*
+ * ---- files passed as descriptors ----
+ *
+ * create and layout open the kernel, initrd, DTB and disks themselves and
+ * pass the descriptors with the call ({"fd": N, "path": P}, N their index
+ * in the request's descriptors): the daemon reads what this user could
+ * open, and opens nothing by path.  --by-path sends the paths instead.
+ */
+struct ctl_files {
+	int fd[ARMVM_MAX_FDS];
+	unsigned n;
+};
+
+static void ctl_files_close(struct ctl_files *f)
+{
+	while (f->n)
+		close(f->fd[--f->n]);
+}
+
+/* Open path for option opt: its index in f, or -1 after saying why. */
+static int file_open(const struct ctl_cmd *cmd, struct ctl_files *f, const char *opt,
+		     const char *path, bool rw)
+{
+	const char *doing = rw ? "reading and writing" : "reading";
+	struct stat st;
+	int fd, fl;
+
+	if (f->n == ARMVM_MAX_FDS) {
+		ctl_err("%s: more than %d files to pass with one call; --by-path "
+			"sends their paths instead", cmd->name, ARMVM_MAX_FDS);
+		return -1;
+	}
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the open */
+	fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+
+		ctl_err("%s: --%s %s: cannot open it for %s: %s%s", cmd->name, opt, path,
+			doing, strerror(err), rw && (err == EACCES || err == EROFS)
+			? " (\",ro\" makes it a read-only disk)" : "");
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		ctl_err("%s: --%s %s: not a regular file", cmd->name, opt, path);
+		close(fd);
+		return -1;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	f->fd[f->n] = fd;
+	return (int)f->n++;
+}
+
+/* kernel, initrd, dtb: "PATH" becomes {"fd": N, "path": PATH} */
+static int pass_image(const struct ctl_cmd *cmd, json_t *params, const char *key,
+		      struct ctl_files *f)
+{
+	const char *path = json_string_value(json_object_get(params, key));
+	json_t *v;
+	int i;
+
+	if (!path)
+		return CTL_OK;
+	i = file_open(cmd, f, key, path, false);
+	if (i < 0)
+		return CTL_RPC_ERROR;
+	v = armvm_file_param(i, path);
+	return v && json_object_set_new(params, key, v) == 0 ? CTL_OK : ctl_oom();
+}
+
+/*
+ * --disk "PATH[,ro][,rw][,serial=ID][,queues=N]" (PATH made absolute
+ * already) as the object form of vm.create's disks, with the descriptor:
+ * {"fd", "path", "readonly", "serial", "queues"}.  The daemon checks the
+ * values; this only splits them.
+ */
+static int pass_disk(const struct ctl_cmd *cmd, const char *arg, struct ctl_files *f,
+		     json_t **out)
+{
+	char *text = strdup(arg), *opts, *o, *save = NULL;
+	json_t *d = json_object();
+	bool ro = false;
+	int r = CTL_USAGE, i;
+
+	*out = NULL;
+	if (!text || !d) {
+		free(text);
+		json_decref(d);
+		return ctl_oom();
+	}
+	opts = strchr(text, ',');
+	if (opts)
+		*opts++ = '\0';
+	for (o = opts ? strtok_r(opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
+		json_int_t q;
+
+		if (!strcmp(o, "ro") || !strcmp(o, "readonly")) {
+			ro = true;
+		} else if (!strcmp(o, "rw")) {
+			ro = false;
+		} else if (!strncmp(o, "serial=", 7)) {
+			json_object_set_new(d, "serial", json_string(o + 7));
+		} else if (!strncmp(o, "queues=", 7)) {
+			if (parse_int(o + 7, &q) < 0) {
+				ctl_err("%s: --disk %s: queues=%s is not an integer",
+					cmd->name, arg, o + 7);
+				goto out;
+			}
+			json_object_set_new(d, "queues", json_integer(q));
+		} else {
+			ctl_err("%s: --disk %s: unknown option '%s' (ro, rw, serial=, "
+				"queues=)", cmd->name, arg, o);
+			goto out;
+		}
+	}
+	r = CTL_RPC_ERROR;
+	i = file_open(cmd, f, "disk", text, !ro);
+	if (i < 0)
+		goto out;
+	if (json_object_set_new(d, "fd", json_integer(i)) < 0 ||
+	    json_object_set_new(d, "path", json_string(text)) < 0 ||
+	    json_object_set_new(d, "readonly", json_boolean(ro)) < 0) {
+		r = ctl_oom();
+		goto out;
+	}
+	*out = d;
+	d = NULL;
+	r = CTL_OK;
+out:
+	json_decref(d);
+	free(text);
+	return r;
+}
+
+/* Every file of a VM specification opened and passed. */
+static int spec_pass_files(const struct ctl_cmd *cmd, json_t *params, struct ctl_files *f)
+{
+	static const char *const images[] = { "kernel", "initrd", "dtb" };
+	json_t *disks = json_object_get(params, "disks"), *list, *v, *d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(images) / sizeof(images[0]); i++) {
+		r = pass_image(cmd, params, images[i], f);
+		if (r != CTL_OK)
+			return r;
+	}
+	if (!disks)
+		return CTL_OK;
+	/* one --disk is a string, more a list (opt_append) */
+	list = json_is_array(disks) ? json_incref(disks) : json_pack("[O]", disks);
+	if (!list)
+		return ctl_oom();
+	json_array_foreach(list, i, v) {
+		r = pass_disk(cmd, json_string_value(v), f, &d);
+		if (r != CTL_OK) {
+			json_decref(list);
+			return r;
+		}
+		json_array_set_new(list, i, d);
+	}
+	return json_object_set_new(params, "disks", list) < 0 ? ctl_oom() : CTL_OK;
 }
 
 /* ---- vm.create, vm.start, vm.stop, vm.destroy, vm.list ---- */
@@ -1449,14 +1630,19 @@ static void show_info(json_t *res)
 static int cmd_vm(struct ctl *ctl, const struct ctl_cmd *cmd,
 		  int argc, char **argv)
 {
+	struct ctl_files files = { .n = 0 };
 	struct cmd_args a;
 	json_t *res = NULL;
 	int r;
 
 	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	if (r == CTL_OK && cmd->pass_files && !ctl->by_path)
+		r = spec_pass_files(cmd, a.params, &files);
 	if (r == CTL_OK)
-		r = ctl_call(ctl, cmd->method,
-			     json_object_size(a.params) ? a.params : NULL, &res);
+		r = ctl_call_fds(ctl, cmd->method,
+				 json_object_size(a.params) ? a.params : NULL,
+				 files.fd, files.n, &res);
+	ctl_files_close(&files);
 	cmd_args_free(&a);
 	if (r != CTL_OK)
 		return r;
@@ -2152,7 +2338,9 @@ static int cmd_help(struct ctl *ctl, const struct ctl_cmd *cmd,
 	"                       a virtio-net interface on TAP NAME (created when\n" \
 	"                       missing; \"tap\" alone: a new one); repeatable\n" \
 	"  --hvc                a virtio-console: the guest's hvc0 (hvc0.sock)\n" \
-	"  --rng                a virtio-rng entropy device\n"
+	"  --rng                a virtio-rng entropy device\n" \
+	"  --by-path            send the files' paths (armvmd opens them as you)\n" \
+	"                       instead of opening them and passing descriptors\n"
 
 #define HELP_POLICY \
 	"  --on-poweroff P      when the guest powers off: stop (default),\n" \
@@ -2172,7 +2360,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  .usage = "[--name NAME] --kernel PATH [--initrd PATH] [--dtb PATH]"
 		   " [--cmdline STR] [--memory SIZE[@BASE]]... [--vcpus N]"
 		   " [--ipa BITS] [--gic auto|v2|v3] [--aarch32] [--disk PATH[,ro]]..."
-		   " [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng] [--no-start]"
+		   " [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng] [--by-path] [--no-start]"
 		   " [--autostart] [--on-poweroff P] [--on-reboot P]",
 	  .brief = "--kernel PATH [OPTIONS]",
 	  .doc = "create a VM and start it",
@@ -2182,17 +2370,17 @@ static const struct ctl_cmd ctl_cmds[] = {
 		  HELP_POLICY
 		  HELP_JSON,
 	  .opts = create_opts, .method = "vm.create", .required = "kernel",
-	  .show = show_created },
+	  .pass_files = true, .show = show_created },
 	{ .name = "layout", .run = cmd_vm,
 	  .usage = "--kernel PATH [--initrd PATH] [--dtb PATH] [--cmdline STR]"
 		   " [--memory SIZE[@BASE]]... [--vcpus N] [--ipa BITS]"
 		   " [--gic auto|v2|v3] [--aarch32] [--disk PATH[,ro]]..."
-		   " [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng]",
+		   " [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng] [--by-path]",
 	  .brief = "--kernel PATH [OPTIONS]",
 	  .doc = "show the address plan of a VM, creating nothing",
 	  .help = HELP_SPEC HELP_JSON,
 	  .opts = layout_opts, .method = "vm.layout", .required = "kernel",
-	  .show = show_layout },
+	  .pass_files = true, .show = show_layout },
 	{ .name = "start", .run = cmd_vm, .usage = "NAME",
 	  .doc = "start a created, stopped or crashed VM", .help = HELP_JSON,
 	  .method = "vm.start", .name_arg = true, .show = show_state },
@@ -2284,7 +2472,8 @@ static void help_print(FILE *f)
 	const struct ctl_cmd *cmd;
 
 	fprintf(f,
-		"usage: armvmctl [--socket PATH] [--json|--table] [--timeout SEC] COMMAND [ARGS]\n"
+		"usage: armvmctl [--socket PATH] [--json|--table] [--timeout SEC] [--by-path]\n"
+		"                COMMAND [ARGS]\n"
 		"\n"
 		"Control armvmd, the arm64 KVM virtual machine manager.\n"
 		"\n"
@@ -2294,6 +2483,8 @@ static void help_print(FILE *f)
 		"  -j, --json          print JSON even on a terminal (commands take\n"
 		"                      --json too)\n"
 		"      --table         readable output even when piped\n"
+		"      --by-path       create, layout: send file paths (armvmd opens\n"
+		"                      them as you), not descriptors of files opened here\n"
 		"  -t, --timeout SEC   give up waiting for an answer after SEC seconds\n"
 		"                      (fractions allowed; 0 waits forever, the default)\n"
 		"  -h, --help          show this help\n"
@@ -2338,6 +2529,7 @@ int main(int argc, char **argv)
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "table",	no_argument,		NULL, 'T' },
 		{ "timeout",	required_argument,	NULL, 't' },
+		{ "by-path",	no_argument,		NULL, 'P' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2356,6 +2548,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			table = true;
+			break;
+		case 'P':
+			ctl.by_path = true;
 			break;
 		case 't':
 			if (parse_timeout(optarg, &ctl.timeout_ms) < 0) {

@@ -183,15 +183,45 @@ int armvm_fd(const struct armvm *c)
 	return c ? c->fd : -1;
 }
 
+/*
+ * The first write carries the descriptors (SCM_RIGHTS): Linux hands them
+ * to the daemon with the read that holds the request's first bytes.  Once
+ * a byte is out they are sent; the rest of a partial write goes without.
+ */
+static ssize_t send_first(int fd, const char *data, size_t len, const int *fds,
+			  unsigned nfds)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * ARMVM_MAX_FDS)];
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *h;
+
+	if (!nfds)
+		return send(fd, data, len, MSG_NOSIGNAL);
+	memset(&ctl, 0, sizeof(ctl));
+	m.msg_control = ctl.buf;
+	m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	h = CMSG_FIRSTHDR(&m);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
+	return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
 static int conn_send(struct armvm *c, const char *data, size_t len,
-		     int64_t deadline)
+		     const int *fds, unsigned nfds, int64_t deadline)
 {
 	size_t off = 0;
 	ssize_t n;
 	int r;
 
 	while (off < len) {
-		n = send(c->fd, data + off, len - off, MSG_NOSIGNAL);
+		n = off ? send(c->fd, data + off, len - off, MSG_NOSIGNAL)
+			: send_first(c->fd, data, len, fds, nfds);
 		if (n >= 0) {
 			off += n;
 			continue;
@@ -213,7 +243,8 @@ static int conn_send(struct armvm *c, const char *data, size_t len,
 	return 0;
 }
 
-static int conn_send_msg(struct armvm *c, json_t *msg, int64_t deadline)
+static int conn_send_msg(struct armvm *c, json_t *msg, const int *fds,
+			 unsigned nfds, int64_t deadline)
 {
 	char *s, *line;
 	size_t len;
@@ -230,7 +261,7 @@ static int conn_send_msg(struct armvm *c, json_t *msg, int64_t deadline)
 	}
 	line[len++] = '\n';
 	line[len] = '\0';
-	r = conn_send(c, line, len, deadline);
+	r = conn_send(c, line, len, fds, nfds, deadline);
 	free(line);
 	return r;
 }
@@ -388,8 +419,9 @@ static bool params_valid(json_t *params)
 	return !params || json_is_object(params) || json_is_array(params);
 }
 
-int armvm_call_timeout(struct armvm *c, const char *method, json_t *params,
-		       json_t **result, struct armvm_error *e, int timeout_ms)
+int armvm_call_fds(struct armvm *c, const char *method, json_t *params,
+		   const int *fds, unsigned nfds, json_t **result,
+		   struct armvm_error *e, int timeout_ms)
 {
 	int64_t deadline = deadline_from(timeout_ms);
 	json_t *req, *msg, *id, *res;
@@ -400,8 +432,10 @@ int armvm_call_timeout(struct armvm *c, const char *method, json_t *params,
 		*result = NULL;
 	if (e)
 		memset(e, 0, sizeof(*e));
-	if (!c || !method || !params_valid(params))
+	if (!c || !method || !params_valid(params) || (nfds && !fds))
 		return -EINVAL;
+	if (nfds > ARMVM_MAX_FDS)
+		return -E2BIG;
 	if (c->dead)
 		return c->dead;
 
@@ -414,7 +448,7 @@ int armvm_call_timeout(struct armvm *c, const char *method, json_t *params,
 		json_decref(req);
 		return -ENOMEM;
 	}
-	r = conn_send_msg(c, req, deadline);
+	r = conn_send_msg(c, req, fds, nfds, deadline);
 	json_decref(req);
 	/*
 	 * A daemon that refuses a request (too large, say) answers before it
@@ -456,6 +490,21 @@ int armvm_call_timeout(struct armvm *c, const char *method, json_t *params,
 	return r;
 }
 
+int armvm_call_timeout(struct armvm *c, const char *method, json_t *params,
+		       json_t **result, struct armvm_error *e, int timeout_ms)
+{
+	return armvm_call_fds(c, method, params, NULL, 0, result, e, timeout_ms);
+}
+
+json_t *armvm_file_param(int index, const char *path)
+{
+	if (index < 0)
+		return NULL;
+	if (!path)
+		return json_pack("{s:i}", "fd", index);
+	return json_pack("{s:i, s:s}", "fd", index, "path", path);
+}
+
 int armvm_call(struct armvm *c, const char *method, json_t *params,
 	       json_t **result, struct armvm_error *e)
 {
@@ -478,7 +527,7 @@ int armvm_notify(struct armvm *c, const char *method, json_t *params)
 		json_decref(msg);
 		return -ENOMEM;
 	}
-	r = conn_send_msg(c, msg, -1);
+	r = conn_send_msg(c, msg, NULL, 0, -1);
 	json_decref(msg);
 	return r;
 }

@@ -34,6 +34,7 @@ enum armvm_error_code {
 	ARMVM_E_RESOURCE	= -32008,	/* out of memory, fds, processes */
 	ARMVM_E_LIMIT		= -32009,	/* a bound of armvmd reached (clients, output, subscriptions..); data.limit, data.max */
 	ARMVM_E_TIMEOUT		= -32010,	/* a VM's worker did not answer in time; data.method, data.timeout_s */
+	ARMVM_E_PERMISSION	= -32011,	/* not the VM's owner, a file the caller may not open, ...; data.reason */
 };
 
 struct armvm;
@@ -63,6 +64,22 @@ int armvm_call_timeout(struct armvm *c, const char *method, json_t *params,
 		       json_t **result, struct armvm_error *e, int timeout_ms);
 int armvm_call(struct armvm *c, const char *method, json_t *params,
 	       json_t **result, struct armvm_error *e);
+
+/*
+ * The same, passing descriptors with the request (SCM_RIGHTS on the write
+ * that carries its first byte; they stay the caller's to close).  The
+ * params refer to them by their index in fds: armvm_file_param().  At most
+ * ARMVM_MAX_FDS (-E2BIG); a daemon that takes fewer answers -32009.
+ */
+#define ARMVM_MAX_FDS	24
+int armvm_call_fds(struct armvm *c, const char *method, json_t *params,
+		   const int *fds, unsigned nfds, json_t **result,
+		   struct armvm_error *e, int timeout_ms);
+
+/* A file parameter for descriptor fds[index]: {"fd": index, "path": path}
+ * (path, which may be NULL, only names it in messages).  NULL when out of
+ * memory or path is not UTF-8. */
+json_t *armvm_file_param(int index, const char *path);
 
 /* Send a JSON-RPC notification (no id, no answer). */
 int armvm_notify(struct armvm *c, const char *method, json_t *params);

@@ -65,6 +65,7 @@ arm64_src   := $(wildcard src/arm64/*.c)
 client_src  := client/libarmvm.c
 ctl_src     := client/armvmctl.c
 main_src    := src/main.c
+wmain_src   := src/worker_main.c
 ifeq ($(KVM),1)
 vm_src      := $(wildcard src/vm/*.c)
 devices_src := $(wildcard src/devices/*.c)
@@ -78,19 +79,28 @@ LDLIBS := $(LIBS3P) $(SYSLIBS)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
+base_obj   := $(call obj,$(util_src) $(arm64_src))
 core_obj   := $(call obj,$(util_src) $(arm64_src) $(vm_src) $(devices_src))
 rpc_obj    := $(call obj,$(rpc_src))
 daemon_obj := $(call obj,$(daemon_src))
 client_obj := $(call obj,$(client_src))
 ctl_obj    := $(call obj,$(ctl_src))
 main_obj   := $(call obj,$(main_src))
+wmain_obj  := $(call obj,$(wmain_src))
 
 unit_src   := $(wildcard tests/unit/test_*.c)
 unit_bins  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(unit_src))
 tool_src   := $(wildcard tests/host/tools/*.c)
 tool_bins  := $(patsubst tests/host/tools/%.c,$(O)/tests/%,$(tool_src))
+# seccomp-probe tests src/vm/seccomp.c, built for the KVM target only
+ifneq ($(KVM),1)
+tool_bins  := $(filter-out $(O)/tests/seccomp-probe,$(tool_bins))
+endif
 
 PROGS := $(O)/armvmd $(O)/armvmctl $(O)/libarmvm.a
+ifeq ($(KVM),1)
+PROGS += $(O)/armvmd-worker
+endif
 
 .PHONY: all install
 all: $(PROGS) $(unit_bins) $(tool_bins)
@@ -102,7 +112,12 @@ $(O)/obj/%.o: %.c
 $(O)/libarmvm.a: $(client_obj)
 	$(call echo_cmd,AR,$@)$(AR) rcs $@ $^
 
-$(O)/armvmd: $(main_obj) $(daemon_obj) $(rpc_obj) $(core_obj) $(client_obj)
+# the supervisor: no VM, device or KVM code in it
+$(O)/armvmd: $(main_obj) $(daemon_obj) $(rpc_obj) $(base_obj) $(client_obj)
+	$(call echo_cmd,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# one VM's worker: no supervisor code in it
+$(O)/armvmd-worker: $(wmain_obj) $(rpc_obj) $(core_obj)
 	$(call echo_cmd,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/armvmctl: $(ctl_obj) $(O)/libarmvm.a
@@ -130,12 +145,20 @@ $(O)/tests/%: tests/host/tools/%.c $(O)/libarmvm.a
 	@mkdir -p $(dir $@)
 	$(call echo_cmd,TOOL,$@)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
 
+# it links the filters it tests, and nothing else
+$(O)/tests/seccomp-probe: tests/host/tools/seccomp-probe.c $(call obj,src/vm/seccomp.c)
+	@mkdir -p $(dir $@)
+	$(call echo_cmd,TOOL,$@)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $^ $(SYSLIBS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7 \
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(O)/armvmd $(DESTDIR)$(PREFIX)/sbin/armvmd
+	if [ -f $(O)/armvmd-worker ]; then \
+		install -d $(DESTDIR)$(PREFIX)/libexec/armvmd && \
+		install -m 0755 $(O)/armvmd-worker $(DESTDIR)$(PREFIX)/libexec/armvmd/armvmd-worker; fi
 	install -m 0755 $(O)/armvmctl $(DESTDIR)$(PREFIX)/bin/armvmctl
 	install -m 0644 $(O)/libarmvm.a $(DESTDIR)$(PREFIX)/lib/libarmvm.a
 	install -m 0644 client/libarmvm.h $(DESTDIR)$(PREFIX)/include/libarmvm.h

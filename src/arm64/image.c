@@ -375,19 +375,30 @@ int image_gunzip(const void *buf, size_t len, size_t max, void **out,
 int image_read_file(const char *path, size_t max, void **data, size_t *len,
 		    char *msg, size_t msglen)
 {
-	unsigned char *buf = NULL;
-	size_t cap, total = 0;
-	struct stat st;
-	int fd, r = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), r;
 
 	*data = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		setmsg(msg, msglen, "%s: %s", path, strerror(-r));
 		return r;
 	}
+	r = image_read_fd(fd, path, max, data, len, msg, msglen);
+	close(fd);
+	return r;
+}
+
+int image_read_fd(int fd, const char *path, size_t max, void **data, size_t *len,
+		  char *msg, size_t msglen)
+{
+	unsigned char *buf = NULL;
+	size_t cap, total = 0;
+	struct stat st;
+	int r = 0;
+
+	*data = NULL;
+	*len = 0;
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		setmsg(msg, msglen, "%s: %s", path, strerror(-r));
@@ -435,7 +446,8 @@ int image_read_file(const char *path, size_t max, void **data, size_t *len,
 			}
 			buf = tmp;
 		}
-		n = read(fd, buf + total, cap - total);
+		/* pread: the descriptor is shared (supervisor, worker, resets) */
+		n = pread(fd, buf + total, cap - total, (off_t)total);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -458,7 +470,6 @@ int image_read_file(const char *path, size_t max, void **data, size_t *len,
 	buf = NULL;
 out:
 	free(buf);
-	close(fd);
 	return r;
 }
 
@@ -467,23 +478,18 @@ out:
  * the pages it needs (a plain Image's header and PE table).  -EAGAIN for a
  * gzip file, which has to be inflated after all.
  */
-static int image_check_mapped(const char *path, bool aarch32,
+static int image_check_mapped(int fd, const char *path, bool aarch32,
 			      struct image_info *info, char *msg, size_t msglen)
 {
 	char why[224];
 	struct stat st;
 	void *map;
-	int fd, r;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-	    (uint64_t)st.st_size > IMAGE_MAX_SIZE) {
-		if (fd >= 0)
-			close(fd);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    (uint64_t)st.st_size > IMAGE_MAX_SIZE)
 		return -EAGAIN;	/* let the reading path say what is wrong */
-	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
 	if (map == MAP_FAILED)
 		return -EAGAIN;
 	if (image_is_gzip(map, (size_t)st.st_size)) {
@@ -503,6 +509,23 @@ static int image_check_mapped(const char *path, bool aarch32,
 int image_load_kernel(const char *path, bool aarch32, struct image_info *info,
 		      void **data, char *msg, size_t msglen)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), r;
+
+	if (data)
+		*data = NULL;
+	if (fd < 0) {
+		r = -errno;
+		setmsg(msg, msglen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	r = image_load_kernel_fd(fd, path, aarch32, info, data, msg, msglen);
+	close(fd);
+	return r;
+}
+
+int image_load_kernel_fd(int fd, const char *path, bool aarch32, struct image_info *info,
+			 void **data, char *msg, size_t msglen)
+{
 	void *file, *img;
 	size_t flen, ilen;
 	bool gz;
@@ -511,9 +534,9 @@ int image_load_kernel(const char *path, bool aarch32, struct image_info *info,
 
 	if (data)
 		*data = NULL;
-	else if ((r = image_check_mapped(path, aarch32, info, msg, msglen)) != -EAGAIN)
+	else if ((r = image_check_mapped(fd, path, aarch32, info, msg, msglen)) != -EAGAIN)
 		return r;	/* a plain image: its header pages were enough */
-	r = image_read_file(path, IMAGE_MAX_SIZE, &file, &flen, msg, msglen);
+	r = image_read_fd(fd, path, IMAGE_MAX_SIZE, &file, &flen, msg, msglen);
 	if (r)
 		return r;
 	gz = image_is_gzip(file, flen);

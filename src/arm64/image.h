@@ -73,6 +73,9 @@ int image_gunzip(const void *buf, size_t len, size_t max, void **out,
  */
 int image_load_kernel(const char *path, bool aarch32, struct image_info *info,
 		      void **data, char *msg, size_t msglen);
+/* The same from a descriptor (pread only; path names it in messages). */
+int image_load_kernel_fd(int fd, const char *path, bool aarch32, struct image_info *info,
+			 void **data, char *msg, size_t msglen);
 
 /* Check a flattened device tree with fdt_check_full().  0 or -EINVAL. */
 int image_check_dtb(const void *buf, size_t len, char *msg, size_t msglen);
@@ -80,5 +83,8 @@ int image_check_dtb(const void *buf, size_t len, char *msg, size_t msglen);
 /* Read a whole file (at most max bytes) into a malloc'd buffer. */
 int image_read_file(const char *path, size_t max, void **data, size_t *len,
 		    char *msg, size_t msglen);
+/* ... or of a descriptor: a regular file only, read with pread. */
+int image_read_fd(int fd, const char *path, size_t max, void **data, size_t *len,
+		  char *msg, size_t msglen);
 
 #endif

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arm64/fdt.h"
 #include "arm64/plan.h"
@@ -41,17 +43,84 @@ static int plan_fail(struct layout_error *err, int code, const char *fmt, ...)
 	return -1;
 }
 
-static int copy_path(char *dst, size_t size, json_t *v)
+void plan_files_init(struct plan_files *f)
 {
-	const char *s = json_string_value(v);
+	f->kernel = f->initrd = f->dtb = -1;
+	for (unsigned i = 0; i < VIRTIO_MAX_DISKS; i++)
+		f->disks[i] = -1;
+	for (unsigned i = 0; i < VIRTIO_MAX_NETS; i++)
+		f->nets[i] = -1;
+}
 
-	if (!s) {
-		dst[0] = '\0';
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void plan_files_close(struct plan_files *f)
+{
+	close_fd(&f->kernel);
+	close_fd(&f->initrd);
+	close_fd(&f->dtb);
+	for (unsigned i = 0; i < VIRTIO_MAX_DISKS; i++)
+		close_fd(&f->disks[i]);
+	for (unsigned i = 0; i < VIRTIO_MAX_NETS; i++)
+		close_fd(&f->nets[i]);
+}
+
+int plan_file_param(json_t *v, char *name, size_t size, int *fd_index,
+		    char *why, size_t whylen)
+{
+	json_t *fd = json_object_get(v, "fd"), *path = json_object_get(v, "path");
+	const char *key;
+	json_t *x;
+
+	*fd_index = -1;
+	name[0] = '\0';
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		if (snprintf(name, size, "%s", json_string_value(v)) >= (int)size)
+			return snprintf(why, whylen, "path too long"), -1;
 		return 0;
 	}
-	if (snprintf(dst, size, "%s", s) >= (int)size)
-		return -ENAMETOOLONG;
+	if (!json_is_object(v))
+		return snprintf(why, whylen, "a path or {\"fd\": N, \"path\": NAME}"), -1;
+	json_object_foreach(v, key, x)
+		if (strcmp(key, "fd") && strcmp(key, "path"))
+			return snprintf(why, whylen, "unknown key '%s' (fd, path)", key), -1;
+	if (!json_is_integer(fd) || json_integer_value(fd) < 0 ||
+	    json_integer_value(fd) > 1024)
+		return snprintf(why, whylen, "fd must be the index of a descriptor "
+				"passed with the request"), -1;
+	if (path && !json_is_string(path))
+		return snprintf(why, whylen, "path must be a string"), -1;
+	*fd_index = (int)json_integer_value(fd);
+	if (path && snprintf(name, size, "%s", json_string_value(path)) >= (int)size)
+		return snprintf(why, whylen, "path too long"), -1;
+	if (!path)
+		snprintf(name, size, "descriptor %d", *fd_index);
 	return 0;
+}
+
+/*
+ * The descriptor of one of the plan's files: the one given, or (no files
+ * given) the path opened now, in mode, kept until the build ends.
+ */
+int plan_fd(struct vm_plan *plan, int *slot, const char *path, int mode,
+	    struct layout_error *err, const char *what)
+{
+	if (*slot >= 0 || !plan->open_paths)
+		return *slot >= 0 ? *slot :
+		       plan_fail(err, ARMVM_E_INVALID_PARAMS,
+				 "%s %s: no descriptor for it", what, path);
+	*slot = open(path, mode | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (*slot < 0)
+		return plan_fail(err, ARMVM_E_IMAGE, "%s %s: %s", what, path,
+				 strerror(errno));
+	return *slot;
 }
 
 static int parse_banks(json_t *memory, struct vm_config *cfg,
@@ -129,17 +198,43 @@ static int resolve_gic(const char *want, const struct plan_host *host,
 	return 0;
 }
 
+static int build(json_t *spec, const struct plan_host *host,
+		 struct vm_plan *plan, struct layout_error *err);
+
 int plan_build(json_t *spec, const struct plan_host *host,
-	       struct vm_plan *plan, struct layout_error *err)
+	       const struct plan_files *files, struct vm_plan *plan,
+	       struct layout_error *err)
+{
+	struct plan_files given;
+	int r;
+
+	if (files)
+		given = *files;
+	else
+		plan_files_init(&given);
+	memset(plan, 0, sizeof(*plan));
+	plan->files = given;
+	plan->open_paths = !files;
+	r = build(spec, host, plan, err);
+	if (!files) {
+		/* what the build opened goes with it */
+		plan_files_close(&plan->files);
+		plan->open_paths = false;
+	}
+	return r;
+}
+
+static int build(json_t *spec, const struct plan_host *host,
+		 struct vm_plan *plan, struct layout_error *err)
 {
 	const char *arch = json_string_value(json_object_get(spec, "arch"));
 	json_t *vcpus = json_object_get(spec, "vcpus");
 	json_t *ipa = json_object_get(spec, "ipa");
 	const char *cmdline = json_string_value(json_object_get(spec, "cmdline"));
-	char msg[256];
+	char msg[256], why[128];
 	struct stat st;
+	int idx, fd;
 
-	memset(plan, 0, sizeof(*plan));
 	memset(err, 0, sizeof(*err));
 	snprintf(plan->name, sizeof(plan->name), "%s",
 		 json_string_value(json_object_get(spec, "name")) ?: "");
@@ -192,10 +287,15 @@ int plan_build(json_t *spec, const struct plan_host *host,
 	if (layout_choose_ipa(&plan->cfg, &host->limits, &plan->ipa, err) < 0)
 		return -1;
 
-	if (copy_path(plan->kernel, sizeof(plan->kernel), json_object_get(spec, "kernel")) ||
-	    copy_path(plan->initrd, sizeof(plan->initrd), json_object_get(spec, "initrd")) ||
-	    copy_path(plan->dtb, sizeof(plan->dtb), json_object_get(spec, "dtb")))
-		return plan_fail(err, ARMVM_E_INVALID_PARAMS, "a path is too long");
+	if (plan_file_param(json_object_get(spec, "kernel"), plan->kernel,
+			    sizeof(plan->kernel), &idx, why, sizeof(why)) < 0)
+		return plan_fail(err, ARMVM_E_INVALID_PARAMS, "kernel: %s", why);
+	if (plan_file_param(json_object_get(spec, "initrd"), plan->initrd,
+			    sizeof(plan->initrd), &idx, why, sizeof(why)) < 0)
+		return plan_fail(err, ARMVM_E_INVALID_PARAMS, "initrd: %s", why);
+	if (plan_file_param(json_object_get(spec, "dtb"), plan->dtb,
+			    sizeof(plan->dtb), &idx, why, sizeof(why)) < 0)
+		return plan_fail(err, ARMVM_E_INVALID_PARAMS, "dtb: %s", why);
 	if (!plan->kernel[0])
 		return plan_fail(err, ARMVM_E_INVALID_PARAMS, "a kernel is required");
 	if (cmdline && strlen(cmdline) >= sizeof(plan->cmdline))
@@ -207,16 +307,22 @@ int plan_build(json_t *spec, const struct plan_host *host,
 		return -1;
 
 	/* the images: headers and sizes only, nothing is loaded yet */
-	if (image_load_kernel(plan->kernel, plan->cfg.arch == GUEST_AARCH32,
-			      &plan->kimg, NULL, msg, sizeof(msg)) < 0)
+	fd = plan_fd(plan, &plan->files.kernel, plan->kernel, O_RDONLY, err, "kernel");
+	if (fd < 0)
+		return -1;
+	if (image_load_kernel_fd(fd, plan->kernel, plan->cfg.arch == GUEST_AARCH32,
+				 &plan->kimg, NULL, msg, sizeof(msg)) < 0)
 		return plan_fail(err, ARMVM_E_IMAGE, "kernel: %s", msg);
 	plan->in.kernel_size = plan->kimg.image_size;
 	plan->in.kernel_file_size = plan->kimg.file_size;
 	plan->in.text_offset = plan->kimg.text_offset;
 	if (plan->initrd[0]) {
-		if (stat(plan->initrd, &st) < 0 || !S_ISREG(st.st_mode))
+		fd = plan_fd(plan, &plan->files.initrd, plan->initrd, O_RDONLY, err, "initrd");
+		if (fd < 0)
+			return -1;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 			return plan_fail(err, ARMVM_E_IMAGE, "initrd %s: %s",
-					 plan->initrd, stat(plan->initrd, &st) < 0
+					 plan->initrd, fstat(fd, &st) < 0
 					 ? strerror(errno) : "not a regular file");
 		plan->in.initrd_size = (uint64_t)st.st_size;
 	}
@@ -224,8 +330,11 @@ int plan_build(json_t *spec, const struct plan_host *host,
 		void *dtb;
 		size_t len;
 
-		if (image_read_file(plan->dtb, PAYLOAD_DTB_MAX, &dtb, &len,
-				    msg, sizeof(msg)) < 0)
+		fd = plan_fd(plan, &plan->files.dtb, plan->dtb, O_RDONLY, err, "dtb");
+		if (fd < 0)
+			return -1;
+		if (image_read_fd(fd, plan->dtb, PAYLOAD_DTB_MAX, &dtb, &len,
+				  msg, sizeof(msg)) < 0)
 			return plan_fail(err, ARMVM_E_IMAGE, "dtb %s: %s",
 					 plan->dtb, msg);
 		int r = image_check_dtb(dtb, len, msg, sizeof(msg));
@@ -239,6 +348,15 @@ int plan_build(json_t *spec, const struct plan_host *host,
 		plan->in.dtb_size = FDT_MAX_SIZE;
 	}
 	return layout_place_payload(&plan->cfg, &plan->in, &plan->payload, err);
+}
+
+uint64_t plan_guest_memory(const struct vm_plan *plan)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < plan->cfg.nbanks; i++)
+		sum += plan->cfg.banks[i].size;
+	return sum;
 }
 
 static json_t *hex(uint64_t v)

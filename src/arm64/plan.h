@@ -3,7 +3,7 @@
  * A VM's whole address plan, from its specification (the vm.create
  * parameters, as JSON) and the host's limits: banks, IPA size, GIC, boot
  * images and their placement.  Pure but for reading image headers and file
- * sizes; shared by the supervisor (vm.create, vm.layout) and the worker.
+ * sizes through descriptors; shared by the supervisor (vm.create, vm.layout) and the worker.
  */
 #ifndef ARMVMD_PLAN_H
 #define ARMVMD_PLAN_H
@@ -26,6 +26,35 @@ struct plan_host {
 	bool el1_32bit;
 };
 
+/*
+ * The descriptors a VM's files are read from: the supervisor opened them
+ * as the caller (or the caller passed them), and a worker inherits them.
+ * -1: none.  Never owned by the plan.
+ */
+struct plan_files {
+	int kernel, initrd, dtb;
+	int disks[VIRTIO_MAX_DISKS];
+	int nets[VIRTIO_MAX_NETS];	/* TAPs, attached already */
+};
+void plan_files_init(struct plan_files *f);
+void plan_files_close(struct plan_files *f);
+
+/*
+ * A file parameter (kernel, initrd, dtb, a disk's path): "PATH", or
+ * {"fd": N, "path": NAME} for the request's descriptor N (NAME only names
+ * it in messages).  *name gets the path or "descriptor N"; *fd_index N or
+ * -1 for a path.  0, or -1 with why filled.
+ */
+int plan_file_param(json_t *v, char *name, size_t size, int *fd_index,
+		    char *why, size_t whylen);
+
+struct vm_plan;
+struct layout_error;
+/* (plan.c and plan_virtio.c) The descriptor for one of the plan's files:
+ * *slot, or with open_paths path opened now in mode.  -1 with err filled. */
+int plan_fd(struct vm_plan *plan, int *slot, const char *path, int mode,
+	    struct layout_error *err, const char *what);
+
 struct vm_plan {
 	char name[64];
 	struct vm_config cfg;
@@ -43,6 +72,8 @@ struct vm_plan {
 	struct virtio_blk_conf disks[VIRTIO_MAX_DISKS];
 	struct virtio_net_conf nets[VIRTIO_MAX_NETS];
 	struct virtio_slot_conf virtio[LAYOUT_VIRTIO_SLOTS];
+	struct plan_files files;
+	bool open_paths;		/* no files given: the plan opens them (tests) */
 };
 
 /*
@@ -50,6 +81,14 @@ struct vm_plan {
  * table (src/arm64/plan_virtio.c).  0, or -1 with err filled.
  */
 int plan_virtio(json_t *spec, struct vm_plan *plan, struct layout_error *err);
+/* One entry of disks / nets, parsed (what the supervisor opens for it):
+ * *fd_index is the request's descriptor for the disk, or -1 for a path. */
+int plan_disk_param(json_t *v, struct virtio_blk_conf *d, int *fd_index,
+		    char *why, size_t whylen);
+int plan_net_param(json_t *v, struct virtio_net_conf *n, bool *mac_given,
+		   char *why, size_t whylen);
+/* disks / nets as given ("x", {..} or a list): a list (new reference) */
+json_t *plan_list_param(json_t *v);
 /* One virtio slot of the plan for vm.layout's device list. */
 json_t *plan_virtio_json(const struct vm_plan *plan, unsigned slot);
 /* "02:00:00:00:00:01" (or with '-'): a unicast MAC address.  0 or -EINVAL. */
@@ -58,11 +97,18 @@ int plan_parse_mac(const char *text, uint8_t mac[6]);
 
 /*
  * Build the plan.  spec is the params object of vm.create (name, kernel,
- * initrd, dtb, cmdline, memory, vcpus, ipa, gic, arch).  Returns 0, or -1
- * with err filled (err->code is an ARMVM_E_* value).
+ * initrd, dtb, cmdline, memory, vcpus, ipa, gic, arch); files holds its
+ * files' descriptors (read with pread only: they are shared).  files NULL
+ * (unit tests, fuzzers, tools): the plan opens the paths itself for the
+ * build and closes them again.  Returns 0, or -1 with err filled
+ * (err->code is an ARMVM_E_* value).
  */
 int plan_build(json_t *spec, const struct plan_host *host,
-	       struct vm_plan *plan, struct layout_error *err);
+	       const struct plan_files *files, struct vm_plan *plan,
+	       struct layout_error *err);
+
+/* Bytes of guest RAM, all banks. */
+uint64_t plan_guest_memory(const struct vm_plan *plan);
 
 /* The plan as JSON: banks, devices, kernel, initrd, DTB, IPA and why. */
 json_t *plan_to_json(const struct vm_plan *plan);

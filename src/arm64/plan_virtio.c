@@ -3,13 +3,14 @@
  * The virtio part of a plan: vm.create's disks, nets, hvc and rng
  * parameters checked and turned into the per-VM device table, one
  * virtio-mmio slot per device (disks first, so the first disk is the
- * guest's vda).  Pure but for stat() and access() on disk images.
+ * guest's vda).  Pure but for fstat() of the disks' descriptors.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,14 +102,23 @@ static int disk_from_object(json_t *o, struct virtio_blk_conf *d,
 	const char *key;
 	json_t *v;
 
+	json_t *fd = json_object_get(o, "fd");
+
 	json_object_foreach(o, key, v)
 		if (strcmp(key, "path") && strcmp(key, "readonly") &&
-		    strcmp(key, "serial") && strcmp(key, "queues"))
-			return snprintf(why, whylen, "unknown key '%s' (path, "
+		    strcmp(key, "serial") && strcmp(key, "queues") && strcmp(key, "fd"))
+			return snprintf(why, whylen, "unknown key '%s' (path, fd, "
 					"readonly, serial, queues)", key), -1;
-	if (!json_is_string(path) ||
-	    snprintf(d->path, sizeof(d->path), "%s", json_string_value(path)) >=
-	    (int)sizeof(d->path))
+	if (fd && (!json_is_integer(fd) || json_integer_value(fd) < 0 ||
+		   json_integer_value(fd) > 1024))
+		return snprintf(why, whylen, "fd must be the index of a descriptor "
+				"passed with the request"), -1;
+	if (fd && !path)
+		snprintf(d->path, sizeof(d->path), "descriptor %d",
+			 (int)json_integer_value(fd));
+	else if (!json_is_string(path) ||
+		 snprintf(d->path, sizeof(d->path), "%s", json_string_value(path)) >=
+		 (int)sizeof(d->path))
 		return snprintf(why, whylen, "path must be a string (a file name)"), -1;
 	if (ro && !json_is_boolean(ro))
 		return snprintf(why, whylen, "readonly must be true or false"), -1;
@@ -131,12 +141,42 @@ static int disk_from_object(json_t *o, struct virtio_blk_conf *d,
 	return 0;
 }
 
+int plan_disk_param(json_t *v, struct virtio_blk_conf *d, int *fd_index,
+		    char *why, size_t whylen)
+{
+	int r = -1;
+
+	memset(d, 0, sizeof(*d));
+	d->queues = 1;
+	d->fd = -1;
+	*fd_index = -1;
+	if (json_is_string(v))
+		r = disk_from_string(json_string_value(v), d, why, whylen);
+	else if (json_is_object(v))
+		r = disk_from_object(v, d, why, whylen);
+	else
+		snprintf(why, whylen, "a disk is \"PATH[,ro]\" or "
+			 "{\"path\":..., \"readonly\":...}");
+	if (r == 0 && !d->path[0]) {
+		snprintf(why, whylen, "no path");
+		r = -1;
+	}
+	if (r == 0 && json_is_integer(json_object_get(v, "fd")))
+		*fd_index = (int)json_integer_value(json_object_get(v, "fd"));
+	return r;
+}
+
+json_t *plan_list_param(json_t *v)
+{
+	return as_list(v);
+}
+
 static int plan_disks(json_t *spec, struct vm_plan *plan, struct layout_error *err)
 {
 	json_t *list = as_list(json_object_get(spec, "disks"));
 	dev_t devs[VIRTIO_MAX_DISKS];
 	ino_t inos[VIRTIO_MAX_DISKS];
-	char why[256];
+	char why[PATH_MAX + 64];
 	size_t i;
 	json_t *v;
 
@@ -148,32 +188,27 @@ static int plan_disks(json_t *spec, struct vm_plan *plan, struct layout_error *e
 		struct virtio_blk_conf *d = &plan->disks[i];
 		struct stat st;
 		const char *base;
-		int r = -1;
+		int r, fd_index;
 
-		memset(d, 0, sizeof(*d));
-		d->queues = 1;
 		why[0] = '\0';
-		if (json_is_string(v))
-			r = disk_from_string(json_string_value(v), d, why, sizeof(why));
-		else if (json_is_object(v))
-			r = disk_from_object(v, d, why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "a disk is \"PATH[,ro]\" or "
-				 "{\"path\":..., \"readonly\":...}");
-		if (r == 0 && !d->path[0]) {
-			snprintf(why, sizeof(why), "no path");
-			r = -1;
+		r = plan_disk_param(v, d, &fd_index, why, sizeof(why));
+		if (r == 0) {
+			struct layout_error ferr;
+
+			d->fd = plan_fd(plan, &plan->files.disks[i], d->path,
+					d->readonly ? O_RDONLY : O_RDWR, &ferr, "disk");
+			if (d->fd < 0) {
+				snprintf(why, sizeof(why), "%s%s", ferr.message + 5,
+					 d->readonly ? "" : " (\",ro\" makes it a read-only disk)");
+				r = -1;
+			}
 		}
-		if (r == 0 && stat(d->path, &st) < 0) {
+		if (r == 0 && fstat(d->fd, &st) < 0) {
 			snprintf(why, sizeof(why), "%s: %s", d->path, strerror(errno));
 			r = -1;
 		} else if (r == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 			snprintf(why, sizeof(why), "%s: not a regular file or block device",
 				 d->path);
-			r = -1;
-		} else if (r == 0 && access(d->path, d->readonly ? R_OK : R_OK | W_OK) < 0) {
-			snprintf(why, sizeof(why), "%s: %s%s", d->path, strerror(errno),
-				 d->readonly ? "" : " (\",ro\" makes it a read-only disk)");
 			r = -1;
 		}
 		for (size_t j = 0; r == 0 && j < i; j++) {
@@ -306,6 +341,21 @@ static int net_from_object(json_t *o, struct virtio_net_conf *n, bool *mac_given
 	return 0;
 }
 
+int plan_net_param(json_t *v, struct virtio_net_conf *n, bool *mac_given,
+		   char *why, size_t whylen)
+{
+	memset(n, 0, sizeof(*n));
+	n->fd = -1;
+	*mac_given = false;
+	if (json_is_string(v))
+		return net_from_string(json_string_value(v), n, mac_given, why, whylen);
+	if (json_is_object(v))
+		return net_from_object(v, n, mac_given, why, whylen);
+	snprintf(why, whylen, "a network interface is "
+		 "\"tap=NAME[,mac=MAC]\" or {\"tap\":..., \"mac\":...}");
+	return -1;
+}
+
 static int plan_nets(json_t *spec, struct vm_plan *plan, struct layout_error *err)
 {
 	json_t *list = as_list(json_object_get(spec, "nets"));
@@ -322,14 +372,8 @@ static int plan_nets(json_t *spec, struct vm_plan *plan, struct layout_error *er
 		bool mac_given = false;
 		int r = -1;
 
-		memset(n, 0, sizeof(*n));
-		if (json_is_string(v))
-			r = net_from_string(json_string_value(v), n, &mac_given, why, sizeof(why));
-		else if (json_is_object(v))
-			r = net_from_object(v, n, &mac_given, why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "a network interface is "
-				 "\"tap=NAME[,mac=MAC]\" or {\"tap\":..., \"mac\":...}");
+		r = plan_net_param(v, n, &mac_given, why, sizeof(why));
+		n->fd = plan->files.nets[i];
 		for (size_t j = 0; r == 0 && j < i; j++) {
 			if (n->tap[0] && !strcmp(n->tap, plan->nets[j].tap)) {
 				snprintf(why, sizeof(why), "TAP %s is interface %zu too",

@@ -88,18 +88,11 @@ static void info_done(void *arg, json_t *info, const struct rpc_link_error *err)
 			 WORKER_PROTO_MIN, WORKER_PROTO_VERSION);
 		give_up(a, why, true);
 	} else {
-		pid_t pid = (pid_t)json_integer_value(json_object_get(info, "pid"));
-
+		/* its pid is the control socket's peer's (SO_PEERCRED, in
+		 * our pid namespace): a jailed worker sees itself as pid 1 */
 		e->adopting = false;
 		e->proto = proto ? (int)json_integer_value(proto) : 1;
-		if (pid > 0 && pid != e->pid) {
-			/* the socket's peer and the worker disagree: trust the
-			 * worker's own word, watched afresh */
-			watch_stop(e);
-			e->pid = pid;
-			watch_start(e);
-			watch_link(e);
-		}
+		e->worker_uid = registry_worker_uid_of(e->pid);
 		if (json_is_true(json_object_get(info, "paused")))
 			registry_set_state(e, VM_PAUSED, "re-adopted after a daemon restart");
 		else if (json_is_true(json_object_get(info, "running")))
@@ -221,13 +214,11 @@ static void finish(struct daemon *d)
 			continue;
 		if (json_is_true(json_object_get(e->params, "autostart")) &&
 		    e->state != VM_CREATING) {
-			char msg[256];
-
 			log_info("VM %s: autostart", e->name);
 			e->start_when_ready = true;
 			registry_note_start_request(e);
-			if (registry_spawn(e, msg, sizeof(msg)) < 0)
-				registry_set_state(e, VM_CRASHED, msg);
+			/* its files opened as its owner, like any start */
+			registry_start(e);
 		}
 	}
 	if (d->adopted)

@@ -4,10 +4,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/authz.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/watch.h"
 #include "daemon/api.h"
+#include "rpc/server.h"
 
 static const struct rpc_param subscribe_params[] = {
 	{ "vm", RPC_T_STRING, false, "only this VM's events (default: all VMs)" },
@@ -41,10 +43,16 @@ static int m_subscribe(struct rpc_call *call, json_t *params, json_t **result)
 		return rpc_fail(call, ARMVM_E_INVALID_PARAMS,
 				json_pack("{s:s, s:s}", "param", "kinds", "reason", "empty"),
 				"no event kinds");
-	if (vm && !registry_find(d, vm))
+	struct vm_entry *one = vm ? registry_find(d, vm) : NULL;
+
+	if (vm && !one)
 		return rpc_fail(call, ARMVM_E_NO_VM, json_pack("{s:s}", "name", vm),
 				"no VM named '%s'", vm);
-	int r = events_subscribe(d, call->conn, vm, mask);
+	/* console lines of one VM, asked by who may not see them: said now;
+	 * a subscription to every VM gets those of the VMs it may see */
+	if (one && (mask & EVENT_CONSOLE) && authz_check(call, one, AUTHZ_CONTENTS) < 0)
+		return -1;
+	int r = events_subscribe_as(d, call->conn, server_peer_cred(call->conn), vm, mask);
 
 	if (r < 0)
 		return events_subscribe_fail(call, d, r);
@@ -74,6 +82,8 @@ static int m_daemon_info(struct rpc_call *call, json_t *params, json_t **result)
 		"uptime", (json_int_t)(time(NULL) - d->started),
 		"vms", states, "state_problems", d->state_problems);
 	json_object_set_new(*result, "limits", limits_to_json(&d->limits));
+	json_object_set_new(*result, "admin_group", d->have_admin_group ?
+			    json_string(d->admin_group_name) : json_null());
 	return 0;
 }
 

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "arm64/hostinfo.h"
+#include "daemon/authz.h"
 #include "daemon/daemon.h"
+#include "daemon/vmfiles.h"
 #include "daemon/api.h"
 #include "daemon/jobs.h"
 #include "daemon/watch.h"
@@ -89,7 +91,8 @@ static const struct rpc_param console_params[] = {
 	{ NULL },
 };
 
-/* The VM named in params, if the method may be called in its state. */
+/* The VM named in params, if the caller may call the method on it
+ * (.authz, authz.h) and the method may be called in its state. */
 static struct vm_entry *lookup(struct rpc_call *call, json_t *params)
 {
 	struct daemon *d = call->ctx;
@@ -101,6 +104,9 @@ static struct vm_entry *lookup(struct rpc_call *call, json_t *params)
 			 "no VM named '%s'", name);
 		return NULL;
 	}
+	/* before the state: who may not drive it is told so in any state */
+	if (authz_check(call, e, call->method->authz) < 0)
+		return NULL;
 	if (!(call->method->states & VM_S(e->state))) {
 		rpc_fail(call, ARMVM_E_STATE,
 			 json_pack("{s:s, s:s, s:o}", "name", e->name,
@@ -207,11 +213,7 @@ static int worker_op(struct rpc_call *call, struct vm_entry *e, const char *meth
 
 static uint64_t plan_memory(const struct vm_plan *p)
 {
-	uint64_t sum = 0;
-
-	for (unsigned i = 0; p && i < p->cfg.nbanks; i++)
-		sum += p->cfg.banks[i].size;
-	return sum;
+	return p ? plan_guest_memory(p) : 0;
 }
 
 static bool has_worker(const struct vm_entry *e)
@@ -291,30 +293,60 @@ static uid_t caller_uid(struct rpc_call *call)
 	return uid;
 }
 
+/* The caller's credentials (root's for an internal call). */
+static struct server_peer_cred caller_cred(struct rpc_call *call)
+{
+	const struct server_peer_cred *p = server_peer_cred(call->conn);
+	struct server_peer_cred root = { .pid = -1, .known = true };
+
+	return p ? *p : root;
+}
+
+/* The request's descriptors that params name, checked, into kept. */
+static int take_files(struct rpc_call *call, json_t *params, const struct server_peer_cred *who,
+		      struct plan_files *kept)
+{
+	struct daemon *d = call->ctx;
+	struct files_refusal why = { 0 };
+	unsigned n = 0;
+	int *fds = server_call_fds(call->conn, &n);
+
+	if (vmfiles_take(params, who, fds, n, &d->files_policy, kept, &why) < 0)
+		return rpc_fail(call, why.code, why.data, "%s", why.message);
+	return 0;
+}
+
 /* ---- planning, off the loop (registry_plan) ---- */
 
-static void layout_done(struct daemon *d, void *arg, int r, struct vm_plan *plan,
-			const struct layout_error *err)
+static void layout_done(struct daemon *d, void *arg, struct registry_planned *res)
 {
 	struct rpc_call *call = arg;
 
-	if (r < 0)
-		rpc_deferred_fail(call, err->code, plan_error_data(err), "%s", err->message);
-	else
-		rpc_deferred_reply(call, plan_to_json(plan));
-	free(plan);
+	if (res->r < 0) {
+		rpc_deferred_fail(call, res->code, res->data, "%s", res->message);
+		res->data = NULL;
+	} else {
+		rpc_deferred_reply(call, plan_to_json(res->plan));
+	}
+	registry_planned_free(res);
 }
 
 static int m_layout(struct rpc_call *call, json_t *params, json_t **result)
 {
+	struct server_peer_cred who = caller_cred(call);
 	struct rpc_call *deferred;
+	struct plan_files kept;
 
-	if (require_kvm(call) < 0 || check_policies(call, params) < 0)
+	if (require_kvm(call) < 0 || check_policies(call, params) < 0 ||
+	    take_files(call, params, &who, &kept) < 0)
 		return -1;
 	deferred = rpc_defer(call);
-	if (!deferred)
+	if (!deferred) {
+		plan_files_close(&kept);
 		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
-	if (registry_plan(call->ctx, params, layout_done, deferred) < 0)
+	}
+	/* the files as the caller may open them, and nothing else */
+	if (registry_plan(call->ctx, params, &who, &kept, layout_done, deferred) < 0)
 		rpc_deferred_fail(deferred, ARMVM_E_RESOURCE, NULL, "out of memory");
 	return RPC_DEFERRED;
 }
@@ -325,8 +357,7 @@ struct create_ctx {
 };
 
 /* vm.create's plan is built: admit, spawn, or refuse and forget. */
-static void create_planned(struct daemon *d, void *arg, int r, struct vm_plan *plan,
-			   const struct layout_error *err)
+static void create_planned(struct daemon *d, void *arg, struct registry_planned *res)
 {
 	struct create_ctx *c = arg;
 	struct vm_entry *e = registry_find_serial(d, c->name, c->serial);
@@ -335,18 +366,21 @@ static void create_planned(struct daemon *d, void *arg, int r, struct vm_plan *p
 
 	free(c);
 	if (!e || !e->pending) {	/* destroyed meanwhile: answered then */
-		free(plan);
+		registry_planned_free(res);
 		return;
 	}
 	call = e->pending;
 	e->pending = NULL;
-	if (r < 0) {
-		rpc_deferred_fail(call, err->code, plan_error_data(err), "%s", err->message);
+	if (res->r < 0) {
+		rpc_deferred_fail(call, res->code, res->data, "%s", res->message);
+		res->data = NULL;
+		registry_planned_free(res);
 		registry_remove(e);
 		return;
 	}
 	free(e->plan);
-	e->plan = plan;
+	e->plan = res->plan;
+	res->plan = NULL;
 	if (admit_memory(call, d, e, e->owner, plan_memory(e->plan)) < 0) {
 		/* the refusal is in call already: send it as it is */
 		json_t *data = call->err_data;
@@ -358,11 +392,12 @@ static void create_planned(struct daemon *d, void *arg, int r, struct vm_plan *p
 		call = NULL;
 	} else {
 		registry_remove_dir(e);	/* leftovers of an earlier VM of that name */
-		if (registry_spawn(e, msg, sizeof(msg)) < 0) {
+		if (registry_spawn(e, &res->files, msg, sizeof(msg)) < 0) {
 			rpc_deferred_fail(call, ARMVM_E_RESOURCE, NULL, "%s", msg);
 			call = NULL;
 		}
 	}
+	registry_planned_free(res);
 	if (!call) {
 		registry_remove(e);
 		return;
@@ -381,6 +416,8 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	struct create_ctx *c;
 	json_t *spec;
 	struct timespec t0_mono, t0_real;	/* arrival, for the boot timer */
+	struct server_peer_cred who;
+	struct plan_files kept, copy;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0_mono);
 	clock_gettime(CLOCK_REALTIME, &t0_real);
@@ -402,6 +439,9 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	if (admit_count(call, d, uid) < 0)
 		return -1;
 
+	who = caller_cred(call);
+	if (take_files(call, params, &who, &kept) < 0)
+		return -1;
 	spec = json_deep_copy(params);
 	json_object_set_new(spec, "name", json_string(name));
 	json_object_del(spec, "start");
@@ -412,10 +452,13 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	if (!e) {
 		free(c);
 		json_decref(spec);
+		plan_files_close(&kept);
 		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
 	}
 	e->params = spec;
 	e->owner = uid;
+	e->owner_cred = who;
+	e->kept = kept;		/* while the entry lives (vmfiles.h) */
 	e->state = VM_CREATING;
 	snprintf(e->reason, sizeof(e->reason), "planning its address space");
 	registry_audit(call, "vm.create", e->name);
@@ -425,7 +468,8 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 	snprintf(c->name, sizeof(c->name), "%s", e->name);
 	c->serial = e->serial;
 	e->pending = rpc_defer(call);
-	if (!e->pending || registry_plan(d, spec, create_planned, c) < 0) {
+	if (!e->pending || vmfiles_dup(&e->kept, &copy) < 0 ||
+	    registry_plan(d, spec, &who, &copy, create_planned, c) < 0) {
 		free(c);
 		if (e->pending) {
 			rpc_deferred_fail(e->pending, ARMVM_E_RESOURCE, NULL, "out of memory");
@@ -439,7 +483,6 @@ static int m_create(struct rpc_call *call, json_t *params, json_t **result)
 static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct vm_entry *e = lookup(call, params);
-	char msg[256];
 	json_t *sp;
 	int r;
 
@@ -453,14 +496,16 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 		json_decref(sp);
 		return r;
 	}
-	/* stopped or crashed: a fresh worker sets the VM up again (and
-	 * plans again itself: a definition that no longer plans fails there) */
+	/* stopped or crashed: a fresh worker sets the VM up again, its
+	 * files opened again as its owner (a definition that no longer
+	 * plans fails then) */
 	if (admit_memory(call, e->d, e, e->owner, plan_memory(e->plan)) < 0)
 		return -1;
 	e->start_when_ready = true;
-	if (registry_spawn(e, msg, sizeof(msg)) < 0)
-		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "%s", msg);
 	e->pending = rpc_defer(call);
+	if (!e->pending)
+		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "out of memory");
+	registry_start(e);
 	return RPC_DEFERRED;
 }
 
@@ -906,22 +951,22 @@ static int m_set(struct rpc_call *call, json_t *params, json_t **result)
 
 const struct rpc_method rpc_vm_pause = {
 	.name = "vm.pause", .handler = m_pause, .params = name_params,
-	.states = VM_S(VM_RUNNING),
+	.states = VM_S(VM_RUNNING), .authz = AUTHZ_DRIVE,
 	.doc = "Park the vCPUs; devices quiesce, the console stays readable",
 };
 const struct rpc_method rpc_vm_resume = {
 	.name = "vm.resume", .handler = m_resume, .params = name_params,
-	.states = VM_S(VM_PAUSED),
+	.states = VM_S(VM_PAUSED), .authz = AUTHZ_DRIVE,
 	.doc = "Run a paused VM's vCPUs again",
 };
 const struct rpc_method rpc_vm_reboot = {
 	.name = "vm.reboot", .handler = m_reboot, .params = stop_params,
-	.states = VM_S(VM_RUNNING) | VM_S(VM_PAUSED),
+	.states = VM_S(VM_RUNNING) | VM_S(VM_PAUSED), .authz = AUTHZ_DRIVE,
 	.doc = "Reboot: the guest shuts down by the power key and starts again (forced after timeout), or force: reset in place",
 };
 const struct rpc_method rpc_vm_set = {
 	.name = "vm.set", .handler = m_set, .params = set_params,
-	.states = VM_S_ANY & ~VM_S(VM_CREATING),
+	.states = VM_S_ANY & ~VM_S(VM_CREATING), .authz = AUTHZ_DRIVE,
 	.doc = "Change autostart and the power-off/reboot policies (saved)",
 };
 
@@ -935,30 +980,30 @@ const struct rpc_method rpc_vm_layout = {
 };
 const struct rpc_method rpc_vm_start = {
 	.name = "vm.start", .handler = m_start, .params = name_params,
-	.states = VM_S(VM_CREATED) | VM_S(VM_STOPPED) | VM_S(VM_CRASHED),
+	.states = VM_S(VM_CREATED) | VM_S(VM_STOPPED) | VM_S(VM_CRASHED), .authz = AUTHZ_DRIVE,
 	.doc = "Start a created, stopped or crashed VM",
 };
 const struct rpc_method rpc_vm_stop = {
 	.name = "vm.stop", .handler = m_stop, .params = stop_params,
-	.states = VM_S(VM_CREATED) | VM_S(VM_RUNNING) | VM_S(VM_PAUSED),
+	.states = VM_S(VM_CREATED) | VM_S(VM_RUNNING) | VM_S(VM_PAUSED), .authz = AUTHZ_DRIVE,
 	.doc = "Stop a VM: the power key, then forced after timeout; force: at once. Answers when it is stopped",
 };
 const struct rpc_method rpc_vm_destroy = {
 	.name = "vm.destroy", .handler = m_destroy, .params = name_params,
-	.states = VM_S_ANY,
+	.states = VM_S_ANY, .authz = AUTHZ_DRIVE,
 	.doc = "Stop a VM if needed and forget it",
 };
 const struct rpc_method rpc_vm_list = {
-	.name = "vm.list", .handler = m_list,
+	.name = "vm.list", .handler = m_list, .authz = AUTHZ_READ,
 	.doc = "All VMs with their state",
 };
 const struct rpc_method rpc_vm_info = {
 	.name = "vm.info", .handler = m_info, .params = name_params,
-	.states = VM_S_ANY,
+	.states = VM_S_ANY, .authz = AUTHZ_READ,
 	.doc = "A VM's state, IPA size and why, layout, worker, console paths, vCPUs, uptime",
 };
 const struct rpc_method rpc_vm_console = {
 	.name = "vm.console", .handler = m_console, .params = console_params,
-	.states = VM_S_ANY,
+	.states = VM_S_ANY, .authz = AUTHZ_CONTENTS,
 	.doc = "Recent console output of a VM",
 };

@@ -14,6 +14,9 @@
 #include "arm64/plan.h"
 #include "rpc/limits.h"
 #include "rpc/rpc.h"
+#include "rpc/server.h"
+#include "daemon/files.h"
+#include "daemon/cgroup.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -40,6 +43,11 @@ enum vm_state {
 
 const char *vm_state_name(enum vm_state s);
 json_t *vm_states_json(unsigned mask);
+
+/* jailed workers' uids and gids (--worker-ids): far above users' and
+ * containers' subordinate ranges */
+#define WORKER_IDS_FIRST	1879048192u	/* 0x70000000 */
+#define WORKER_IDS_COUNT	65536u
 
 /* the worker's sockets live in RUNTIME_DIR/vms/NAME/: sun_path is 108 bytes */
 #define RUNTIME_DIR_MAX	48
@@ -68,6 +76,9 @@ struct vm_entry {
 	char dir[PATH_MAX];		/* its runtime directory, for messages and the worker */
 	int dirfd;			/* the same, open (vm_dirfd), or -1 */
 	uid_t owner;			/* who created it (peer uid) */
+	struct server_peer_cred owner_cred;	/* with gid and groups (known: at create) */
+	struct plan_files kept;		/* descriptors passed with vm.create (vmfiles.h) */
+	uid_t worker_uid;		/* its worker's own uid (0: none yet) */
 	json_t *params;			/* the accepted vm.create parameters */
 	struct vm_plan *plan;
 	enum vm_state state;
@@ -116,6 +127,9 @@ struct daemon {
 	unsigned long next_vm_number;
 	bool have_group;		/* --group exists: VM consoles are shared */
 	gid_t group;			/* with it (root:group, dir 0750, socket 0660) */
+	bool have_admin_group;		/* --admin-group: its members may drive and */
+	gid_t admin_group;		/* look inside every VM (authz.h) */
+	char admin_group_name[64];
 	unsigned long next_serial;	/* of vm_entry */
 	struct reaper *reaping;		/* workers of removed VMs, until they end */
 	const struct watch_ops *watch_ops;	/* how watch.c reports to the registry */
@@ -126,6 +140,14 @@ struct daemon {
 	int state_dirfd;		/* STATE_DIR/vms (state_init), else -1 */
 	int runtime_dirfd;		/* RUNTIME_DIR (runtime_init), else -1 */
 	int vms_dirfd;			/* RUNTIME_DIR/vms (runtime_init), else -1 */
+	/* containment (docs/SECURITY.md) */
+	struct files_policy files_policy;	/* --allow-block-devices, --allow-tap */
+	bool sandbox;			/* jailed workers; --no-sandbox turns it off */
+	uid_t worker_id_first;		/* --worker-ids FIRST:COUNT */
+	unsigned worker_id_count;
+	int worker_exe_fd;		/* armvmd-worker, O_PATH, held from the start */
+	char worker_exe[PATH_MAX];
+	struct cgroup_base cgroup;	/* the workers' cgroups (cgroup.h) */
 };
 
 /* e's runtime directory as a directory fd (opened when first needed,
@@ -156,8 +178,15 @@ void registry_forget(struct vm_entry *e);
 void registry_forget_all(struct daemon *d);
 /* Forget a VM for good, telling subscribers (state "destroyed"). */
 void registry_destroy(struct vm_entry *e, const char *reason);
-/* Spawn the worker for e (state creating); done() answers e->pending. */
-int registry_spawn(struct vm_entry *e, char *msg, size_t msglen);
+/* Spawn the worker for e (state creating) with the run's descriptors
+ * (consumed: closed here either way); done() answers e->pending. */
+int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t msglen);
+/* Set a stopped or crashed VM up again: plan it (its files opened as its
+ * owner, off the loop), admit it, spawn; e->pending (may be NULL) is
+ * answered when it is up or failed. */
+void registry_start(struct vm_entry *e);
+/* The real uid of process pid (a re-adopted worker's own), 0 if unknown. */
+uid_t registry_worker_uid_of(pid_t pid);
 /* End e's worker: SIGKILL after grace_s (0: now) unless it ends by itself.
  * Nothing waits: the pidfd reports the end. */
 void registry_kill(struct vm_entry *e, double grace_s);
@@ -181,11 +210,28 @@ json_t *vm_entry_json(struct vm_entry *e);
  * that pass that time on (the boot timer measures from it). */
 void registry_note_start_request(struct vm_entry *e);
 json_t *registry_start_params(const struct vm_entry *e);
-/* Plan spec off the loop (a gzip kernel is decompressed for it); then
- * done(d, arg, 0 or -1, the plan (the callee's to free) or NULL, err). */
-typedef void (*registry_planned_fn)(struct daemon *d, void *arg, int r,
-				    struct vm_plan *plan, const struct layout_error *err);
-int registry_plan(struct daemon *d, json_t *spec, registry_planned_fn done, void *arg);
+/*
+ * Plan spec off the loop, for who: its files opened as who (or taken from
+ * copy, the kept descriptors' copies, which it consumes; NULL: none), then
+ * the plan built from them (a gzip kernel is decompressed for it); then
+ * done(d, arg, res) on the loop.  res->plan and res->files are the
+ * callee's to free and close (registry_planned_free).
+ */
+struct registry_planned {
+	int r;				/* 0 or -1 */
+	struct vm_plan *plan;		/* NULL on failure */
+	struct plan_files files;	/* the run's descriptors */
+	int code;			/* on failure: the error to send */
+	char message[300];
+	json_t *data;
+};
+typedef void (*registry_planned_fn)(struct daemon *d, void *arg, struct registry_planned *res);
+int registry_plan(struct daemon *d, json_t *spec, const struct server_peer_cred *who,
+		  struct plan_files *copy, registry_planned_fn done, void *arg);
+void registry_planned_free(struct registry_planned *res);
+/* e's owner, as vmfiles opens paths for it: its creator's credentials
+ * while this daemon runs, else looked up (off the loop) from its uid */
+const struct server_peer_cred *registry_owner_cred(struct vm_entry *e);
 /* Recompute e->plan from e->params, off the loop; NULL plan when it no
  * longer builds. */
 void registry_replan(struct vm_entry *e);

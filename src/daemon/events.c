@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/authz.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "rpc/limits.h"
@@ -20,12 +21,19 @@ struct subscriber {
 	void *conn;			/* NULL once gone */
 	char vm[64];			/* "" for every VM */
 	unsigned kinds;
+	bool internal;			/* no peer: sees everything (authz.h) */
+	struct server_peer_cred who;	/* else who subscribed */
 };
 
 /* events_emit() walks in progress (the supervisor has one daemon) */
 static unsigned walking;
 
 static const char *const kind_names[] = { "state", "device", "console" };
+/* what an event of each kind shows of its VM, for who may see it (authz.h):
+ * console lines are the guest's contents */
+static const enum authz_action kind_authz[] = { AUTHZ_READ, AUTHZ_READ, AUTHZ_CONTENTS };
+_Static_assert(sizeof(kind_authz) / sizeof(kind_authz[0]) ==
+	       sizeof(kind_names) / sizeof(kind_names[0]), "an authz class per event kind");
 
 unsigned event_kind_parse(const char *name)
 {
@@ -68,6 +76,12 @@ static unsigned max_subscriptions(const struct daemon *d)
 
 int events_subscribe(struct daemon *d, void *conn, const char *vm, unsigned kinds)
 {
+	return events_subscribe_as(d, conn, NULL, vm, kinds);
+}
+
+int events_subscribe_as(struct daemon *d, void *conn, const struct server_peer_cred *who,
+			const char *vm, unsigned kinds)
+{
 	struct subscriber *s;
 	unsigned n = 0;
 
@@ -81,6 +95,9 @@ int events_subscribe(struct daemon *d, void *conn, const char *vm, unsigned kind
 		return -ENOMEM;
 	s->conn = conn;
 	s->kinds = kinds;
+	s->internal = !who;
+	if (who)
+		s->who = *who;
 	snprintf(s->vm, sizeof(s->vm), "%s", vm ? vm : "");
 	s->next = d->subscribers;
 	d->subscribers = s;
@@ -107,15 +124,34 @@ void events_client_closed(struct daemon *d, void *conn)
 	prune(d);
 }
 
-static bool matches(const struct subscriber *s, const char *vm, unsigned kind)
+static enum authz_action kind_action(unsigned kind)
 {
-	return s->conn && (s->kinds & kind) && (!s->vm[0] || !strcmp(s->vm, vm));
+	for (unsigned i = 0; i < sizeof(kind_authz) / sizeof(kind_authz[0]); i++)
+		if (kind == 1u << i)
+			return kind_authz[i];
+	return AUTHZ_UNSET;
+}
+
+/* Does s want this event, and may it see it?  e: the VM (NULL: gone, and
+ * only its open kinds go out). */
+static bool matches(struct daemon *d, const struct subscriber *s, const struct vm_entry *e,
+		    const char *vm, unsigned kind)
+{
+	enum authz_action a = kind_action(kind);
+
+	if (!s->conn || !(s->kinds & kind) || (s->vm[0] && strcmp(s->vm, vm)))
+		return false;
+	if (a == AUTHZ_READ || s->internal)
+		return true;
+	return e && authz_may(d, &s->who, e->owner, a);
 }
 
 bool events_want_console(struct daemon *d, const char *vm)
 {
+	const struct vm_entry *e = registry_find(d, vm);
+
 	for (struct subscriber *s = d->subscribers; s; s = s->next)
-		if (matches(s, vm, EVENT_CONSOLE))
+		if (matches(d, s, e, vm, EVENT_CONSOLE))
 			return true;
 	return false;
 }
@@ -132,6 +168,7 @@ unsigned events_count(const struct daemon *d)
 void events_emit(struct daemon *d, const char *vm, enum event_kind kind,
 		 json_t *fields)
 {
+	const struct vm_entry *e = registry_find(d, vm);
 	struct timespec now;
 	json_t *msg;
 
@@ -145,7 +182,7 @@ void events_emit(struct daemon *d, const char *vm, enum event_kind kind,
 			"params", fields);
 	walking++;
 	for (struct subscriber *s = d->subscribers; s; s = s->next)
-		if (matches(s, vm, kind) && server_send(s->conn, msg) < 0)
+		if (matches(d, s, e, vm, kind) && server_send(s->conn, msg) < 0)
 			s->conn = NULL;	/* gone, or told it reads too little */
 	walking--;
 	prune(d);

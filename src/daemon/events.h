@@ -24,7 +24,16 @@ unsigned event_kind_parse(const char *name);
 
 struct rpc_call;
 
-/* 0, -ENOSPC past max_subscriptions for conn, -ENOMEM. */
+struct server_peer_cred;
+
+/*
+ * 0, -ENOSPC past max_subscriptions for conn, -ENOMEM.  who (copied) is
+ * the subscriber: console events go only to those who may see inside
+ * the VM at the time of the event (authz.h); NULL, as events_subscribe:
+ * an internal subscriber, who gets them all.
+ */
+int events_subscribe_as(struct daemon *d, void *conn, const struct server_peer_cred *who,
+			const char *vm, unsigned kinds);
 int events_subscribe(struct daemon *d, void *conn, const char *vm, unsigned kinds);
 /* Fail call for what events_subscribe returned (-32009 naming the cap). */
 int events_subscribe_fail(struct rpc_call *call, const struct daemon *d, int err);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* armvmd: the supervisor.  One libev loop serving JSON-RPC on a Unix socket. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +28,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: armvmd [--socket PATH] [--runtime-dir DIR] [--state-dir DIR]\n"
-		"              [--group NAME] [--log-level LEVEL] [--limit NAME=VALUE]...\n"
+		"              [--group NAME] [--admin-group NAME] [--log-level LEVEL]\n"
+		"              [--limit NAME=VALUE]... [--no-sandbox] [--worker-ids FIRST:COUNT]\n"
+		"              [--worker-binary PATH] [--allow-block-devices] [--allow-tap NAME]...\n"
 		"\n"
 		"  -s, --socket PATH      listen on PATH (default $ARMVMD_SOCKET or\n"
 		"                         " ARMVM_DEFAULT_SOCKET ")\n"
@@ -35,12 +39,83 @@ static void usage(FILE *f)
 		"  -d, --state-dir DIR    VM definitions (default $ARMVMD_STATE_DIR or\n"
 		"                         /var/lib/armvmd)\n"
 		"  -g, --group NAME       group of the socket, mode 0660 (default armvm)\n"
+		"      --admin-group NAME its members may drive and see inside every VM,\n"
+		"                         not only their own (default: nobody but root)\n"
 		"  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
 		"  -L, --limit NAME=VALUE set a bound (repeatable); --limit help lists\n"
 		"                         them with their defaults (see armvmd(8))\n"
+		"      --no-sandbox       run workers as root, unconfined (debugging only;\n"
+		"                         logged; see docs/SECURITY.md)\n"
+		"      --worker-ids FIRST:COUNT  the uids (and gids) jailed workers get, one\n"
+		"                         per live VM (default %u:%u)\n"
+		"      --worker-binary PATH  armvmd-worker (default: beside armvmd, or\n"
+		"                         ../libexec/armvmd/armvmd-worker)\n"
+		"      --allow-block-devices  block devices as disks (for callers who may\n"
+		"                         open them); refused otherwise\n"
+		"      --allow-tap NAME   an existing TAP any caller may use (repeatable);\n"
+		"                         otherwise only its owner's, or a new one\n"
 		"      --foreground       accepted; armvmd never forks\n"
 		"  -V, --version          print the version\n"
-		"  -h, --help             this text\n");
+		"  -h, --help             this text\n", WORKER_IDS_FIRST, WORKER_IDS_COUNT);
+}
+
+/* armvmd-worker: --worker-binary, beside us, or in ../libexec/armvmd/;
+ * held open (O_PATH) so that what runs is what was checked */
+static int open_worker_binary(struct daemon *d, const char *given)
+{
+	char cand[2][PATH_MAX + 64];
+	const char *slash = strrchr(d->self_exe, '/');
+	int dirlen = slash ? (int)(slash - d->self_exe) : 1;
+	struct stat st;
+
+	snprintf(cand[0], sizeof(cand[0]), "%.*s/armvmd-worker", dirlen, d->self_exe);
+	snprintf(cand[1], sizeof(cand[1]), "%.*s/../libexec/armvmd/armvmd-worker", dirlen,
+		 d->self_exe);
+	for (int i = given ? -1 : 0; i < 2; i++) {
+		const char *path = i < 0 ? given : cand[i];
+		int fd = open(path, O_PATH | O_CLOEXEC);
+
+		if (fd < 0) {
+			if (given)
+				break;
+			continue;
+		}
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXOTH)) {
+			log_error("worker binary %s: not an executable file for everyone", path);
+			close(fd);
+			return -1;
+		}
+		/* root execs it: nobody else may change it */
+		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+			log_error("worker binary %s: must be root's and writable by root only "
+				  "(uid %u, mode %04o)", path, (unsigned)st.st_uid,
+				  (unsigned)(st.st_mode & 07777));
+			close(fd);
+			return -1;
+		}
+		snprintf(d->worker_exe, sizeof(d->worker_exe), "%s", path);
+		d->worker_exe_fd = fd;
+		return 0;
+	}
+	log_error("cannot find armvmd-worker (%s; tried %s and %s): give --worker-binary",
+		  given ? given : "not given", cand[0], cand[1]);
+	return -1;
+}
+
+static int parse_ids(const char *s, uid_t *first, unsigned *count)
+{
+	char *end;
+	unsigned long a = strtoul(s, &end, 10), b;
+
+	if (end == s || *end != ':')
+		return -1;
+	s = end + 1;
+	b = strtoul(s, &end, 10);
+	if (end == s || *end || a == 0 || b == 0 || b > 1u << 20 || a + b > 0xfffffffeUL)
+		return -1;
+	*first = (uid_t)a;
+	*count = (unsigned)b;
+	return 0;
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -90,19 +165,29 @@ int daemon_main(int argc, char **argv)
 		{ "runtime-dir", required_argument, NULL, 'r' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "admin-group", required_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "limit", required_argument, NULL, 'L' },
+		{ "no-sandbox", no_argument, NULL, 'N' },
+		{ "worker-ids", required_argument, NULL, 'I' },
+		{ "worker-binary", required_argument, NULL, 'W' },
+		{ "allow-block-devices", no_argument, NULL, 'B' },
+		{ "allow-tap", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = getenv("ARMVMD_SOCKET");
 	const char *runtime_dir = getenv("ARMVMD_RUNTIME_DIR");
 	const char *state_dir = getenv("ARMVMD_STATE_DIR");
 	const char *group = "armvm";
+	const char *admin_group = NULL, *worker_binary = NULL;
+	static const char *allow_taps[64];
 	ev_timer status_timer;
 	int listen_fd;
 	ssize_t n;
-	struct daemon d = { .log_level = LOG_INFO };
+	struct daemon d = { .log_level = LOG_INFO, .sandbox = true, .worker_exe_fd = -1,
+			    .worker_id_first = WORKER_IDS_FIRST,
+			    .worker_id_count = WORKER_IDS_COUNT };
 	struct server srv = { .listen_fd = -1 };
 	ev_signal sigterm, sigint;
 	struct ev_loop *loop;
@@ -129,6 +214,32 @@ int daemon_main(int argc, char **argv)
 			break;
 		case 'g':
 			group = optarg;
+			break;
+		case 'A':
+			admin_group = optarg;
+			break;
+		case 'N':
+			d.sandbox = false;
+			break;
+		case 'I':
+			if (parse_ids(optarg, &d.worker_id_first, &d.worker_id_count) < 0) {
+				fprintf(stderr, "armvmd: --worker-ids: FIRST:COUNT, both above 0\n");
+				return 2;
+			}
+			break;
+		case 'W':
+			worker_binary = optarg;
+			break;
+		case 'B':
+			d.files_policy.allow_block_devices = true;
+			break;
+		case 'T':
+			if (d.files_policy.n_allow_taps == sizeof(allow_taps) / sizeof(allow_taps[0])) {
+				fprintf(stderr, "armvmd: --allow-tap: at most 64\n");
+				return 2;
+			}
+			allow_taps[d.files_policy.n_allow_taps++] = optarg;
+			d.files_policy.allow_taps = allow_taps;
 			break;
 		case 'r':
 			runtime_dir = optarg;
@@ -178,8 +289,21 @@ int daemon_main(int argc, char **argv)
 	snprintf(d.runtime_dir, sizeof(d.runtime_dir), "%s", runtime_dir);
 	snprintf(d.state_dir, sizeof(d.state_dir), "%s",
 		 state_dir && *state_dir ? state_dir : "/var/lib/armvmd");
-	/* the socket's group may also read and type on the VM consoles */
+	/* the socket's group also gets the VMs' runtime directories; their
+	 * consoles are the owner's and the admins' (authz.h) */
 	d.have_group = group_lookup(group, &d.group) == 0;
+	/* who may drive every VM besides root (authz.h): a name that does not
+	 * resolve would leave the admins out without a word */
+	if (admin_group) {
+		if (strlen(admin_group) >= sizeof(d.admin_group_name) ||
+		    group_lookup(admin_group, &d.admin_group) < 0) {
+			fprintf(stderr, "armvmd: --admin-group: no group named '%s' in /etc/group\n",
+				admin_group);
+			return 2;
+		}
+		d.have_admin_group = true;
+		snprintf(d.admin_group_name, sizeof(d.admin_group_name), "%s", admin_group);
+	}
 	d.state_problems = json_array();
 	d.started = time(NULL);
 	n = readlink("/proc/self/exe", d.self_exe, sizeof(d.self_exe) - 1);
@@ -188,6 +312,20 @@ int daemon_main(int argc, char **argv)
 		return 1;
 	}
 	d.self_exe[n] = '\0';
+	if (geteuid() != 0 && d.sandbox) {
+		/* a test or a developer's daemon: nobody to jail workers for */
+		log_warn("not running as root (uid %u): workers are not jailed, and "
+			 "files are opened as uid %u only", (unsigned)geteuid(),
+			 (unsigned)geteuid());
+		d.sandbox = false;
+	}
+	/* without arm64 KVM no worker is ever spawned: a missing binary is
+	 * then only worth a word */
+	if (open_worker_binary(&d, worker_binary) < 0 && (worker_binary || ARMVMD_KVM))
+		return 1;
+	if (!d.sandbox)
+		log_warn("--no-sandbox: workers run as root with every capability, no "
+			 "namespaces, no seccomp (debugging only)");
 
 	signal(SIGPIPE, SIG_IGN);
 	/* not libev's default loop: that one reaps every child on SIGCHLD,
@@ -234,6 +372,12 @@ int daemon_main(int argc, char **argv)
 		jobs_free(d.jobs);
 		return 1;
 	}
+	/* the workers' cgroups: below ours (a delegated subtree under
+	 * systemd); without them the jail has no memory or pids bound */
+	if (d.sandbox && cgroup_init(&d.cgroup, "/sys/fs/cgroup") < 0)
+		log_warn("no cgroups for the workers: %s", d.cgroup.why);
+	else if (d.sandbox)
+		log_info("workers' cgroups in %s", d.cgroup.path);
 	state_load(&d, registry_add_defined);
 	d.adopted = adopted;
 	restore_workers(&d);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +24,8 @@
 #include "rpc/server.h"
 #include "daemon/state.h"
 #include "daemon/watch.h"
+#include "daemon/vmfiles.h"
+#include "daemon/jail.h"
 #include "libarmvm.h"
 #include "util/fs.h"
 #include "rpc/worker_proto.h"
@@ -114,6 +118,7 @@ struct vm_entry *registry_add(struct daemon *d, const char *name)
 	e->pidfd = -1;
 	e->console.fd = -1;
 	e->dirfd = -1;
+	plan_files_init(&e->kept);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	snprintf(e->dir, sizeof(e->dir), "%s/vms/%s", d->runtime_dir, name);
 	e->created_at = time(NULL);
@@ -181,6 +186,9 @@ void registry_remove(struct vm_entry *e)
 	if (r < 0 && r != -ENOENT)
 		log_warn("VM %s: removing its definition: %s", e->name, strerror(-r));
 	registry_remove_dir(e);
+	if (e->d->cgroup.ok)
+		cgroup_vm_remove(&e->d->cgroup, e->name);
+	plan_files_close(&e->kept);
 	json_decref(e->params);
 	free(e->plan);
 	free(e);
@@ -200,6 +208,7 @@ void registry_forget(struct vm_entry *e)
 	watch_stop(e);
 	if (e->dirfd >= 0)
 		close(e->dirfd);
+	plan_files_close(&e->kept);
 	json_decref(e->params);
 	free(e->plan);
 	free(e);
@@ -288,10 +297,11 @@ void registry_add_defined(struct daemon *d, const char *name, json_t *params,
 struct plan_job {
 	struct daemon *d;
 	json_t *spec;			/* the job's own copy */
+	struct server_peer_cred who;
+	struct plan_files copy;		/* kept descriptors' copies, consumed */
+	struct files_policy policy;
 	struct plan_host host;
-	struct vm_plan *plan;
-	struct layout_error err;
-	int r;
+	struct registry_planned res;
 	registry_planned_fn done;
 	void *arg;
 };
@@ -299,40 +309,99 @@ struct plan_job {
 static void plan_work(void *arg)
 {
 	struct plan_job *j = arg;
+	struct registry_planned *res = &j->res;
+	struct files_refusal why = { 0 };
+	struct layout_error err;
 
-	j->r = plan_build(j->spec, &j->host, j->plan, &j->err);
+	res->r = -1;
+	/* a VM of this daemon's past: its owner's groups as they are now */
+	if (!j->who.known)
+		files_cred_of_uid(j->who.uid, &j->who);
+	if (vmfiles_open(j->spec, &j->who, &j->copy, &j->policy, &res->files, &why) < 0) {
+		res->code = why.code;
+		snprintf(res->message, sizeof(res->message), "%s", why.message);
+		res->data = why.data;
+		return;
+	}
+	res->plan = calloc(1, sizeof(*res->plan));
+	if (!res->plan) {
+		res->code = ARMVM_E_RESOURCE;
+		snprintf(res->message, sizeof(res->message), "out of memory");
+		return;
+	}
+	if (plan_build(j->spec, &j->host, &res->files, res->plan, &err) < 0) {
+		res->code = err.code;
+		snprintf(res->message, sizeof(res->message), "%s", err.message);
+		res->data = plan_error_data(&err);
+		free(res->plan);
+		res->plan = NULL;
+		return;
+	}
+	res->r = 0;
+}
+
+void registry_planned_free(struct registry_planned *res)
+{
+	free(res->plan);
+	res->plan = NULL;
+	plan_files_close(&res->files);
+	json_decref(res->data);
+	res->data = NULL;
 }
 
 static void plan_job_done(void *arg)
 {
 	struct plan_job *j = arg;
 
-	j->done(j->d, j->arg, j->r, j->r == 0 ? j->plan : NULL, &j->err);
-	if (j->r < 0)
-		free(j->plan);
+	if (j->res.r < 0)
+		plan_files_close(&j->res.files);
+	j->done(j->d, j->arg, &j->res);
 	json_decref(j->spec);
 	free(j);
 }
 
-int registry_plan(struct daemon *d, json_t *spec, registry_planned_fn done, void *arg)
+int registry_plan(struct daemon *d, json_t *spec, const struct server_peer_cred *who,
+		  struct plan_files *copy, registry_planned_fn done, void *arg)
 {
 	struct plan_job *j = calloc(1, sizeof(*j));
 
-	if (!j)
+	if (!j) {
+		if (copy)
+			plan_files_close(copy);
 		return -ENOMEM;
+	}
 	j->d = d;
 	j->done = done;
 	j->arg = arg;
+	j->who = *who;
+	j->policy = d->files_policy;
+	plan_files_init(&j->copy);
+	if (copy) {
+		j->copy = *copy;
+		plan_files_init(copy);
+	}
+	plan_files_init(&j->res.files);
 	j->spec = json_deep_copy(spec);
-	j->plan = calloc(1, sizeof(*j->plan));
 	registry_plan_host(&j->host);
-	if (!j->spec || !j->plan || jobs_submit(d->jobs, plan_work, plan_job_done, j) < 0) {
+	if (!j->spec || jobs_submit(d->jobs, plan_work, plan_job_done, j) < 0) {
+		plan_files_close(&j->copy);
 		json_decref(j->spec);
-		free(j->plan);
 		free(j);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+const struct server_peer_cred *registry_owner_cred(struct vm_entry *e)
+{
+	if (!e->owner_cred.known) {
+		/* looked up by the job (files_cred_of_uid) */
+		memset(&e->owner_cred, 0, sizeof(e->owner_cred));
+		e->owner_cred.uid = e->owner;
+		e->owner_cred.gid = (gid_t)-1;
+		e->owner_cred.pid = -1;
+	}
+	return &e->owner_cred;
 }
 
 struct replan_ctx {
@@ -340,32 +409,33 @@ struct replan_ctx {
 	unsigned long serial;
 };
 
-static void replanned(struct daemon *d, void *arg, int r, struct vm_plan *plan,
-		      const struct layout_error *err)
+static void replanned(struct daemon *d, void *arg, struct registry_planned *res)
 {
 	struct replan_ctx *c = arg;
 	struct vm_entry *e = registry_find_serial(d, c->name, c->serial);
 
 	free(c);
-	if (!e) {
-		free(plan);
-		return;
+	if (e && res->r < 0)
+		log_warn("VM %s: its definition no longer plans: %s", e->name, res->message);
+	if (e) {
+		free(e->plan);
+		e->plan = res->plan;
+		res->plan = NULL;
 	}
-	if (r < 0)
-		log_warn("VM %s: its definition no longer plans: %s", e->name, err->message);
-	free(e->plan);
-	e->plan = plan;
+	registry_planned_free(res);
 }
 
 void registry_replan(struct vm_entry *e)
 {
 	struct replan_ctx *c = calloc(1, sizeof(*c));
+	struct plan_files copy;
 
 	if (!c)
 		return;
 	snprintf(c->name, sizeof(c->name), "%s", e->name);
 	c->serial = e->serial;
-	if (registry_plan(e->d, e->params, replanned, c) < 0)
+	if (vmfiles_dup(&e->kept, &copy) < 0 ||
+	    registry_plan(e->d, e->params, registry_owner_cred(e), &copy, replanned, c) < 0)
 		free(c);
 }
 
@@ -576,10 +646,8 @@ static void worker_ready(struct vm_entry *e, json_t *status)
 	int r;
 
 	e->proto = proto ? (int)json_integer_value(proto) : 1;
-	/* the console is the group's too; the control socket stays root's */
-	if (e->d->have_group && (r = fs_share_at(e->dirfd, "console.sock", e->d->group, 0660)) < 0)
-		log_warn("giving %s/console.sock to the daemon's group: %s", e->dir,
-			 strerror(-r));
+	/* console.sock is its owner's and the admins' (set at spawn); the
+	 * control socket stays root's */
 	r = watch_link(e);
 	if (r < 0)
 		log_warn("VM %s: no link to its worker: %s", e->name, strerror(-r));
@@ -673,13 +741,28 @@ static void describe_exit(const struct vm_entry *e, int status, char *buf, size_
 		snprintf(buf, len, "%s", what);
 }
 
+/* What a worker leaves behind: its sockets (bound by us) and its cgroup. */
+static void worker_leftovers(struct vm_entry *e)
+{
+	static const char *const socks[] = { "control.sock", "console.sock", "hvc0.sock" };
+	int r;
+
+	if (e->dirfd >= 0)
+		for (unsigned i = 0; i < sizeof(socks) / sizeof(socks[0]); i++)
+			unlinkat(e->dirfd, socks[i], 0);
+	if (e->d->cgroup.ok && (r = cgroup_vm_remove(&e->d->cgroup, e->name)) < 0)
+		log_debug("VM %s: its cgroup stays for now: %s", e->name, strerror(-r));
+}
+
 static void on_worker_exited(struct vm_entry *e, int status, const char *reason)
 {
 	enum worker_outcome outcome;
 	char why[160];
 
 	e->pid = 0;
+	e->worker_uid = 0;
 	ev_timer_stop(e->d->loop, &e->kill_timer);
+	worker_leftovers(e);
 	if (status == REGISTRY_STATUS_UNKNOWN) {
 		outcome = e->kill_requested ? WORKER_OUTCOME_STOPPED : WORKER_OUTCOME_CRASHED;
 		snprintf(why, sizeof(why), "%s", e->kill_requested ? "forced stop" : reason);
@@ -779,7 +862,118 @@ void registry_plan_host(struct plan_host *h)
 	h->el1_32bit = hi->el1_32bit;
 }
 
-static int write_spec(struct vm_entry *e)
+static int or_errno(int r)
+{
+	return r < 0 ? -errno : r;
+}
+
+/* the descriptors a worker inherits, in child numbering */
+struct spawn_fds {
+	struct jail_spec js;
+	json_t *map;			/* spec.fds */
+	int own[JAIL_MAX_FDS];		/* ours to close after the spawn */
+	unsigned nown;
+};
+
+/* fd becomes the child's next descriptor, named name in spec.fds (NULL:
+ * not named); ours to close afterwards when own */
+static int spawn_add(struct spawn_fds *sf, const char *name, json_t *list, int fd, bool own)
+{
+	int n = (int)sf->js.nfds;
+
+	if (fd < 0 || sf->js.nfds >= JAIL_MAX_FDS) {
+		if (own && fd >= 0)
+			close(fd);
+		return fd < 0 ? -EBADF : -EMFILE;
+	}
+	sf->js.fds[sf->js.nfds++] = fd;
+	if (own)
+		sf->own[sf->nown++] = fd;
+	if (list)
+		json_array_append_new(list, json_integer(n));
+	else if (name)
+		json_object_set_new(sf->map, name, json_integer(n));
+	return n;
+}
+
+/* Who may read what the guest wrote and type at it, through the files
+ * of its directory: its owner and the admin group (root anyway). */
+static void vm_file_access(const struct vm_entry *e, uid_t *uid, gid_t *gid)
+{
+	*uid = e->owner == (uid_t)-1 ? 0 : e->owner;
+	*gid = e->d->have_admin_group ? e->d->admin_group : 0;
+}
+
+static int vm_file_share(struct vm_entry *e, const char *name, mode_t mode)
+{
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	vm_file_access(e, &uid, &gid);
+	if (!e->d->have_admin_group)
+		mode &= 0700;		/* the owner's alone (and root's) */
+	r = fs_share_at(e->dirfd, name, gid, mode);
+	if (r == 0 && fchownat(e->dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	return r;
+}
+
+/* a log (append) or its older half (no append: the copy lands at 0) */
+static int open_log(struct vm_entry *e, const char *name, bool older)
+{
+	int fd = openat(e->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+			O_CLOEXEC | (older ? 0 : O_APPEND), 0640);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+/* A socket bound at name in the VM's directory, for the worker to listen on. */
+static int bind_socket(struct vm_entry *e, const char *name)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", e->dir, name) >=
+	    (int)sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	unlinkat(e->dirfd, name, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* the lowest worker uid no live worker has */
+static uid_t pick_worker_uid(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->worker_id_count; i++) {
+		uid_t u = d->worker_id_first + i;
+		bool used = false;
+
+		for (struct vm_entry *o = d->vms; o && !used; o = o->next)
+			used = o->worker_uid == u;
+		if (!used)
+			return u;
+	}
+	return 0;
+}
+
+static int write_spec(struct vm_entry *e, json_t *fds)
 {
 	struct plan_host h;
 	json_t *spec;
@@ -787,8 +981,9 @@ static int write_spec(struct vm_entry *e)
 	int r;
 
 	registry_plan_host(&h);
-	spec = json_pack("{s:O, s:i, s:{s:i, s:b, s:b, s:b, s:b}, s:{s:I, s:I}}",
-			 "params", e->params, "owner", (int)e->owner,
+	spec = json_pack("{s:O, s:i, s:s, s:O, s:b, s:{s:i, s:b, s:b, s:b, s:b}, s:{s:I, s:I}}",
+			 "params", e->params, "owner", (int)e->owner, "dir", e->dir,
+			 "fds", fds, "sandbox", e->d->sandbox,
 			 "host", "ipa_limit_bits", h.limits.ipa_limit_bits,
 			 "ipa_cap", h.limits.ipa_cap, "gic_v2", h.gic_v2,
 			 "gic_v3", h.gic_v3, "el1_32bit", h.el1_32bit,
@@ -804,13 +999,51 @@ static int write_spec(struct vm_entry *e)
 	return r;
 }
 
-int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
+/* The bounds of a worker: its rlimits and its cgroup's. */
+static void worker_bounds(struct vm_entry *e, const struct plan_files *run,
+			  struct jail_spec *js, uint64_t *mem_max, unsigned *pids)
+{
+	const struct vm_plan *p = e->plan;
+	unsigned vcpus = p ? p->cfg.vcpus : 1, nvirtio = p ? p->nvirtio : 0;
+	uint64_t fsize = 2 * (e->d->limits.console_log_bytes + e->d->limits.worker_log_bytes) +
+			 (16u << 20);
+	struct stat st;
+
+	/* no write past the end of a disk image, nor of a log */
+	for (unsigned i = 0; p && i < p->ndisks; i++)
+		if (run->disks[i] >= 0 && fstat(run->disks[i], &st) == 0 &&
+		    S_ISREG(st.st_mode) && (uint64_t)st.st_size > fsize)
+			fsize = (uint64_t)st.st_size;
+	js->fsize = fsize;
+	/* vCPU fds, ioeventfds and irqfds, console clients, the link */
+	js->nofile = 128 + js->nfds + 2 * vcpus + 16 * nvirtio;
+	/* threads count: the loop, the vCPUs, a spare for a reset */
+	js->nproc = vcpus + 4;
+	*pids = vcpus + 4;
+	*mem_max = (p ? plan_guest_memory(p) : 0) + e->d->limits.worker_mem_allowance;
+}
+
+int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t msglen)
 {
 	struct daemon *d = e->d;
-	char what[64];
-	int pipefd[2], logfd, r;
+	struct spawn_fds sf = { .map = json_object() };
+	char what[96], root[PATH_MAX + 8], host[64];
+	char *argv[] = { "armvmd-worker", "--spec-fd", "3", "--log-level",
+			 d->log_level == LOG_DEBUG ? "debug" : "info", NULL };
+	const struct vm_plan *p = e->plan;
+	json_t *disks = json_array(), *nets = json_array();
+	int pipefd[2] = { -1, -1 }, fd, r, pidfd = -1, cgfd = -1;
+	uint64_t mem_max = 0;
+	unsigned pids = 0;
 	pid_t pid;
 
+	sf.js.status_fd = -1;
+	sf.js.cgroup_fd = -1;
+	if (!sf.map || !disks || !nets) {
+		r = -ENOMEM;
+		snprintf(msg, msglen, "out of memory");
+		goto out;
+	}
 	/* everything in the VM's directory through its fd, no symlink followed */
 	if (e->dirfd < 0) {
 		e->dirfd = fs_mkdir_open_at(d->vms_dirfd, e->name, 0750);
@@ -818,59 +1051,133 @@ int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 			r = e->dirfd;
 			e->dirfd = -1;
 			snprintf(msg, msglen, "cannot make %s: %s", e->dir, strerror(-r));
-			return r;
+			goto out;
 		}
 		if (d->have_group && (r = fs_share_at(d->vms_dirfd, e->name, d->group, 0750)) < 0)
 			log_warn("giving %s to the daemon's group: %s", e->dir, strerror(-r));
 	}
-	r = write_spec(e);
-	if (r < 0) {
-		snprintf(msg, msglen, "cannot write %s/spec.json: %s", e->dir, strerror(-r));
-		return r;
-	}
 	/* the last run's word about its end must not be taken for this one's */
 	unlinkat(e->dirfd, "exit.json", 0);
-	logfd = openat(e->dirfd, "worker.log",
-		       O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (logfd < 0) {
-		r = -errno;
-		snprintf(msg, msglen, "cannot open %s/worker.log: %s", e->dir, strerror(-r));
-		return r;
-	}
+
+#define ADD(name, expr, own, what_) do {					\
+		fd = (expr);							\
+		if (fd < 0 || (r = spawn_add(&sf, name, NULL, fd, own)) < 0) {	\
+			r = fd < 0 ? fd : r;					\
+			snprintf(msg, msglen, "%s/%s: %s", e->dir, what_, strerror(-r)); \
+			goto out;						\
+		}								\
+	} while (0)
+
+	/* 0: nothing to read; 1 and 2: worker.log; 3: the spec, below */
+	ADD(NULL, or_errno(open("/dev/null", O_RDONLY | O_CLOEXEC)), true, "/dev/null");
+	ADD(NULL, open_log(e, "worker.log", false), true, "worker.log");
+	r = spawn_add(&sf, NULL, NULL, sf.js.fds[1], false);
+	sf.js.nfds++;			/* 3: the spec, set below */
+	sf.js.fds[3] = -1;
+	ADD("worker_log_old", open_log(e, "worker.log.1", true), true, "worker.log.1");
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		r = -errno;
-		close(logfd);
 		snprintf(msg, msglen, "pipe: %s", strerror(-r));
-		return r;
+		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
+	sf.js.status_fd = spawn_add(&sf, "status", NULL, pipefd[1], true);
+	pipefd[1] = -1;
+	ADD("exit", or_errno(openat(e->dirfd, "exit.json", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+			       O_CLOEXEC, 0640)), true, "exit.json");
+	ADD("kvm", or_errno(open("/dev/kvm", O_RDWR | O_CLOEXEC)), true, "/dev/kvm");
+	ADD("control", bind_socket(e, "control.sock"), true, "control.sock");
+	ADD("console_socket", bind_socket(e, "console.sock"), true, "console.sock");
+	ADD("console_log", open_log(e, "console.log", false), true, "console.log");
+	ADD("console_log_old", open_log(e, "console.log.1", true), true, "console.log.1");
+	if (p && p->hvc) {
+		ADD("hvc_socket", bind_socket(e, "hvc0.sock"), true, "hvc0.sock");
+		ADD("hvc_log", open_log(e, "hvc0.log", false), true, "hvc0.log");
+		ADD("hvc_log_old", open_log(e, "hvc0.log.1", true), true, "hvc0.log.1");
+	}
+	/* the guest's words and keys: its owner's and the admins' */
+	vm_file_share(e, "console.sock", 0660);
+	vm_file_share(e, "console.log", 0640);
+	vm_file_share(e, "console.log.1", 0640);
+	if (p && p->hvc) {
+		vm_file_share(e, "hvc0.sock", 0660);
+		vm_file_share(e, "hvc0.log", 0640);
+		vm_file_share(e, "hvc0.log.1", 0640);
+	}
+	/* the run's files, opened as its owner or passed by them */
+	if (run->kernel >= 0)
+		spawn_add(&sf, "kernel", NULL, run->kernel, false);
+	if (run->initrd >= 0)
+		spawn_add(&sf, "initrd", NULL, run->initrd, false);
+	if (run->dtb >= 0)
+		spawn_add(&sf, "dtb", NULL, run->dtb, false);
+	for (unsigned i = 0; p && i < p->ndisks; i++)
+		spawn_add(&sf, NULL, disks, run->disks[i], false);
+	for (unsigned i = 0; p && i < p->nnets; i++)
+		spawn_add(&sf, NULL, nets, run->nets[i], false);
+	json_object_set(sf.map, "disks", disks);
+	json_object_set(sf.map, "nets", nets);
+
+	r = write_spec(e, sf.map);
+	if (r < 0) {
+		snprintf(msg, msglen, "cannot write %s/spec.json: %s", e->dir, strerror(-r));
+		goto out;
+	}
+	fd = openat(e->dirfd, "spec.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
 		r = -errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		close(logfd);
-		snprintf(msg, msglen, "fork: %s", strerror(-r));
-		return r;
+		snprintf(msg, msglen, "%s/spec.json: %s", e->dir, strerror(-r));
+		goto out;
 	}
-	if (pid == 0) {
-		/* the worker: its own session, so it outlives a daemon restart */
-		setsid();
-		dup2(logfd, STDOUT_FILENO);
-		dup2(logfd, STDERR_FILENO);
-		if (pipefd[1] == 3)
-			fcntl(3, F_SETFD, 0);
-		else
-			dup2(pipefd[1], 3);
-		execl(d->self_exe, "armvmd", "--worker", e->dir, "--status-fd", "3",
-		      "--log-level", d->log_level == LOG_DEBUG ? "debug" : "info",
-		      (char *)NULL);
-		_exit(127);
+	sf.js.fds[3] = fd;
+	sf.own[sf.nown++] = fd;
+
+	if (d->worker_exe_fd < 0) {
+		r = -ENOENT;
+		snprintf(msg, msglen, "no armvmd-worker binary (see armvmd --worker-binary)");
+		goto out;
 	}
-	close(pipefd[1]);
-	close(logfd);
+	sf.js.sandbox = d->sandbox;
+	sf.js.exe_fd = d->worker_exe_fd;
+	sf.js.argv = argv;
+	if (d->sandbox) {
+		if (mkdirat(e->dirfd, "root", 0755) < 0 && errno != EEXIST) {
+			r = -errno;
+			snprintf(msg, msglen, "%s/root: %s", e->dir, strerror(-r));
+			goto out;
+		}
+		snprintf(root, sizeof(root), "%s/root", e->dir);
+		snprintf(host, sizeof(host), "armvm-%.40s", e->name);
+		sf.js.root_dir = root;
+		sf.js.hostname = host;
+		e->worker_uid = pick_worker_uid(d);
+		if (!e->worker_uid) {
+			r = -EAGAIN;
+			snprintf(msg, msglen, "no worker uid left: all %u of --worker-ids are "
+				 "in use", d->worker_id_count);
+			goto out;
+		}
+		sf.js.uid = e->worker_uid;
+		sf.js.gid = (gid_t)e->worker_uid;
+		worker_bounds(e, run, &sf.js, &mem_max, &pids);
+		if (d->cgroup.ok) {
+			cgfd = cgroup_vm_create(&d->cgroup, e->name, mem_max, pids, 100 *
+						(p ? p->cfg.vcpus : 1), msg, msglen);
+			if (cgfd < 0) {
+				r = cgfd;
+				goto out;
+			}
+			sf.js.cgroup_fd = cgfd;
+		}
+	}
+	r = jail_spawn(&sf.js, &pid, &pidfd, msg, msglen);
+	if (r < 0)
+		goto out;
+	if (pidfd >= 0)
+		close(pidfd);
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	e->pid = pid;
 	e->status_fd = pipefd[0];
+	pipefd[0] = -1;
 	e->status_len = 0;
 	snprintf(what, sizeof(what), "worker %d setting up", (int)pid);
 	registry_set_state(e, VM_CREATING, what);
@@ -881,6 +1188,114 @@ int registry_spawn(struct vm_entry *e, char *msg, size_t msglen)
 	r = watch_start(e);
 	if (r < 0)
 		log_warn("VM %s: cannot watch worker %d: %s", e->name, (int)pid, strerror(-r));
-	log_info("VM %s: worker %d spawned", e->name, (int)pid);
-	return 0;
+	if (d->sandbox)
+		log_info("VM %s: worker %d spawned, jailed as uid %u%s", e->name, (int)pid,
+			 (unsigned)e->worker_uid, cgfd >= 0 ? ", in its own cgroup" : "");
+	else
+		log_info("VM %s: worker %d spawned (no sandbox)", e->name, (int)pid);
+	r = 0;
+out:
+#undef ADD
+	if (r < 0 && !e->pid)
+		e->worker_uid = 0;
+	for (unsigned i = 0; i < sf.nown; i++)
+		close(sf.own[i]);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (cgfd >= 0)
+		close(cgfd);
+	plan_files_close(run);
+	json_decref(disks);
+	json_decref(nets);
+	json_decref(sf.map);
+	return r;
+}
+
+struct start_ctx {
+	char name[64];
+	unsigned long serial;
+	enum vm_state was;
+};
+
+static void start_planned(struct daemon *d, void *arg, struct registry_planned *res)
+{
+	struct start_ctx *c = arg;
+	struct vm_entry *e = registry_find_serial(d, c->name, c->serial);
+	char msg[300];
+
+	if (!e || e->state != VM_CREATING || e->pid) {
+		/* destroyed, or stopped otherwise, meanwhile */
+		registry_planned_free(res);
+		free(c);
+		return;
+	}
+	if (res->r < 0) {
+		log_warn("VM %s: cannot be set up again: %s", e->name, res->message);
+		if (e->pending) {
+			rpc_deferred_fail(e->pending, res->code, res->data, "%s", res->message);
+			res->data = NULL;
+			e->pending = NULL;
+		}
+		snprintf(msg, sizeof(msg), "not started: %.140s", res->message);
+		registry_set_state(e, c->was, msg);
+		registry_planned_free(res);
+		free(c);
+		return;
+	}
+	free(e->plan);
+	e->plan = res->plan;
+	res->plan = NULL;
+	if (registry_spawn(e, &res->files, msg, sizeof(msg)) < 0) {
+		if (e->pending) {
+			rpc_deferred_fail(e->pending, ARMVM_E_RESOURCE, NULL, "%s", msg);
+			e->pending = NULL;
+		}
+		registry_set_state(e, c->was, msg);
+	}
+	registry_planned_free(res);
+	free(c);
+}
+
+void registry_start(struct vm_entry *e)
+{
+	struct start_ctx *c = calloc(1, sizeof(*c));
+	struct plan_files copy;
+	int r = c ? vmfiles_dup(&e->kept, &copy) : -ENOMEM;
+
+	if (r == 0) {
+		snprintf(c->name, sizeof(c->name), "%s", e->name);
+		c->serial = e->serial;
+		c->was = e->state;
+		registry_set_state(e, VM_CREATING, "opening its files as its owner, planning");
+		r = registry_plan(e->d, e->params, registry_owner_cred(e), &copy, start_planned, c);
+		if (r < 0)
+			registry_set_state(e, c->was, "not started: out of memory");
+	}
+	if (r < 0) {
+		free(c);
+		if (e->pending) {
+			rpc_deferred_fail(e->pending, ARMVM_E_RESOURCE, NULL, "VM %s: %s", e->name,
+					  strerror(-r));
+			e->pending = NULL;
+		}
+	}
+}
+
+uid_t registry_worker_uid_of(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long uid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %lu", &uid) == 1)
+			break;
+	fclose(f);
+	return (uid_t)uid;
 }

@@ -28,53 +28,28 @@ static void client_drop(struct console_client *cl)
 	cl->fd = -1;
 }
 
-static int log_open(struct console *con, int extra_flags)
-{
-	struct stat st;
-	int fd;
-
-	/* O_NONBLOCK: a FIFO planted there must not stall the loop */
-	fd = openat(con->log_dirfd, con->log_name, O_WRONLY | O_CREAT | O_APPEND |
-		    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | extra_flags, 0640);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	con->log_size = (uint64_t)st.st_size;
-	return fd;
-}
-
 /*
- * console.log is full: it becomes console.log.1 (dropping the older one)
- * and a new console.log starts.  Two renames and an open in the VM's own
- * directory, on the loop; the ring that worker.console reads is not
- * touched.  If that fails the log starts over in place rather than grow.
+ * console.log is full: its contents go to console.log.1 (dropping the
+ * older ones) and console.log starts over.  Descriptors only (the worker
+ * opens no path): a copy of at most log_max bytes, on the loop; the ring
+ * that worker.console reads is not touched.  Without an older file, or if
+ * the copy fails, the log starts over in place rather than grow.
  */
 static void log_rotate(struct console *con)
 {
-	char old[sizeof(con->log_name) + 2];
-	int fd = -ENAMETOOLONG;
-
-	if (snprintf(old, sizeof(old), "%s.1", con->log_name) < (int)sizeof(old)) {
-		fd = renameat(con->log_dirfd, con->log_name, con->log_dirfd, old) < 0 ?
-		     -errno : log_open(con, O_EXCL);
-	}
-	if (fd >= 0) {
-		close(con->log_fd);
-		con->log_fd = fd;
+	if (con->log_old_fd >= 0 && log_copy_rotate(con->log_fd, con->log_old_fd) == 0) {
 		con->log_size = 0;
 		return;
 	}
 	if (ftruncate(con->log_fd, 0) == 0) {
-		log_warn("console log %s: cannot rotate it (%s); started over",
-			 con->log_name, strerror(-fd));
+		if (con->log_old_fd >= 0)
+			log_warn("console log: cannot rotate it (%s); started over",
+				 strerror(errno));
 		con->log_size = 0;
 		return;
 	}
-	log_error("console log %s: cannot rotate it (%s) nor start over (%s); "
-		  "no longer written", con->log_name, strerror(-fd), strerror(errno));
+	log_error("console log: cannot rotate it nor start over (%s); no longer written",
+		  strerror(errno));
 	close(con->log_fd);
 	con->log_fd = -1;
 }
@@ -256,43 +231,81 @@ static void console_accept(struct ev_loop *loop, ev_io *w, int revents)
 	close(fd);
 }
 
-int console_init(struct console *con, struct ev_loop *loop, const char *log_path)
+int console_init_fd(struct console *con, struct ev_loop *loop, int log_fd, int old_fd)
 {
+	struct stat st;
+
 	memset(con, 0, sizeof(*con));
 	pthread_mutex_init(&con->lock, NULL);
 	con->listen_fd = -1;
 	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
 		con->clients[i].fd = -1;
 	con->log_fd = -1;
-	con->log_dirfd = -1;
+	con->log_old_fd = -1;
 	con->log_max = console_log_limit;
-	if (log_path) {
-		const char *slash = strrchr(log_path, '/');
-		char dir[PATH_MAX];
-		int r;
-
-		if (slash)
-			snprintf(dir, sizeof(dir), "%.*s", slash == log_path ? 1 :
-				 (int)(slash - log_path), log_path);
-		if (snprintf(con->log_name, sizeof(con->log_name), "%s",
-			     slash ? slash + 1 : log_path) >= (int)sizeof(con->log_name))
-			return log_errno(-ENAMETOOLONG, "console log %s", log_path);
-		r = fs_opendir_at(AT_FDCWD, slash ? dir : ".");
-		if (r < 0)
-			return log_errno(r, "console log %s", log_path);
-		con->log_dirfd = r;
-		r = log_open(con, 0);
-		if (r < 0) {
-			close(con->log_dirfd);
-			con->log_dirfd = -1;
-			return log_errno(r, "console log %s", log_path);
-		}
-		con->log_fd = r;
+	if (log_fd >= 0) {
+		if (fstat(log_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (old_fd >= 0 && (fstat(old_fd, &st) < 0 || !S_ISREG(st.st_mode))))
+			return log_errno(-EINVAL, "console log: not a regular file");
+		fstat(log_fd, &st);
+		con->log_size = (uint64_t)st.st_size;
+		con->log_fd = log_fd;
+		con->log_old_fd = old_fd;
 	}
 	ev_async_init(&con->wake, console_drain);
 	con->wake.data = con;
 	ev_async_start(loop, &con->wake);
 	con->loop = loop;	/* set up: console_close has work to do */
+	return 0;
+}
+
+int console_init(struct console *con, struct ev_loop *loop, const char *log_path)
+{
+	char dir[PATH_MAX], old[300];
+	const char *slash, *name;
+	int dfd, fd = -1, ofd = -1;
+
+	if (!log_path)
+		return console_init_fd(con, loop, -1, -1);
+	slash = strrchr(log_path, '/');
+	name = slash ? slash + 1 : log_path;
+	if (slash)
+		snprintf(dir, sizeof(dir), "%.*s", slash == log_path ? 1 :
+			 (int)(slash - log_path), log_path);
+	if (snprintf(old, sizeof(old), "%s.1", name) >= (int)sizeof(old))
+		return log_errno(-ENAMETOOLONG, "console log %s", log_path);
+	dfd = fs_opendir_at(AT_FDCWD, slash ? dir : ".");
+	if (dfd < 0)
+		return log_errno(dfd, "console log %s", log_path);
+	/* O_NONBLOCK: a FIFO planted there must not stall the loop */
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		unlinkat(dfd, old, 0);
+		ofd = openat(dfd, old, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
+			     O_CLOEXEC, 0640);
+	}
+	close(dfd);
+	if (fd < 0)
+		return log_errno(-errno, "console log %s", log_path);
+	if (console_init_fd(con, loop, fd, ofd) < 0) {
+		close(fd);
+		if (ofd >= 0)
+			close(ofd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int console_listen_fd(struct console *con, int fd)
+{
+	if (listen(fd, 4) < 0)
+		return -errno;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	con->listen_fd = fd;
+	ev_io_init(&con->accept_watcher, console_accept, fd, EV_READ);
+	con->accept_watcher.data = con;
+	ev_io_start(con->loop, &con->accept_watcher);
 	return 0;
 }
 
@@ -341,8 +354,8 @@ void console_close(struct console *con)
 	if (con->log_fd >= 0)
 		close(con->log_fd);
 	con->log_fd = -1;
-	if (con->log_dirfd >= 0)
-		close(con->log_dirfd);
-	con->log_dirfd = -1;
+	if (con->log_old_fd >= 0)
+		close(con->log_old_fd);
+	con->log_old_fd = -1;
 	con->loop = NULL;
 }

@@ -41,8 +41,7 @@ struct console {
 	struct ev_loop *loop;
 	ev_async wake;
 	int log_fd;
-	int log_dirfd;			/* the log's directory, for rotation */
-	char log_name[256];
+	int log_old_fd;			/* console.log.1, for rotation; -1: none */
 	uint64_t log_size, log_max;	/* log_max 0: unbounded */
 	int listen_fd;
 	ev_io accept_watcher;
@@ -60,9 +59,15 @@ struct console {
 /* The bound on console logs that console_init gives every console from
  * now on (0: unbounded; less than CONSOLE_LOG_MAX_MIN is taken as that). */
 void console_set_log_limit(uint64_t bytes);
+/* log_fd: the log (read-write, O_APPEND), old_fd its older half (or -1);
+ * both -1: no log.  The console owns them from now on. */
+int console_init_fd(struct console *con, struct ev_loop *loop, int log_fd, int old_fd);
+/* The same by path (tests, tools): log_path and log_path.1 (made afresh). */
 int console_init(struct console *con, struct ev_loop *loop, const char *log_path);
 /* Serve attach clients on a Unix socket at path (raw bytes both ways). */
 int console_listen(struct console *con, const char *path);
+/* ... on a socket bound already (by the supervisor): listen() on it here */
+int console_listen_fd(struct console *con, int fd);
 void console_close(struct console *con);
 
 /* Any thread: append guest output. */

@@ -352,10 +352,16 @@ static int blk_open(struct blk *b, char *msg, size_t msglen)
 	struct stat st;
 	uint64_t bytes;
 
-	b->fd = open(path, (b->conf.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* the plan's descriptor (opened by the supervisor as the VM's owner,
+	 * or passed by it): this device owns it now */
+	b->fd = b->conf.fd;
 	if (b->fd < 0) {
-		snprintf(msg, msglen, "disk %s: %s", path, strerror(errno));
-		return -errno;
+		snprintf(msg, msglen, "disk %s: no descriptor for it", path);
+		return -EBADF;
+	}
+	if ((fcntl(b->fd, F_GETFL) & O_ACCMODE) == O_RDONLY && !b->conf.readonly) {
+		snprintf(msg, msglen, "disk %s: opened read-only, asked read-write", path);
+		return -EACCES;
 	}
 	/* two writers on one image corrupt it: refuse a second VM */
 	if (flock(b->fd, (b->conf.readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {

@@ -23,7 +23,8 @@ enum virtio_kind { VIRTIO_KIND_BLK, VIRTIO_KIND_NET, VIRTIO_KIND_CONSOLE,
 		   VIRTIO_KIND_RNG };
 
 struct virtio_blk_conf {
-	char path[PATH_MAX];
+	char path[PATH_MAX];			/* names it; the image is fd */
+	int fd;					/* the plan's files.disks[] */
 	bool readonly;
 	unsigned queues;			/* request queues, 1.. */
 	char serial[VIRTIO_BLK_SERIAL_LEN + 1];	/* GET_ID */
@@ -31,6 +32,7 @@ struct virtio_blk_conf {
 
 struct virtio_net_conf {
 	char tap[VIRTIO_TAP_NAME_MAX + 1];	/* "": the kernel names it */
+	int fd;					/* attached by the supervisor; -1: attach here */
 	uint8_t mac[6];
 };
 

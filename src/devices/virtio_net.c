@@ -321,6 +321,18 @@ static int tap_open(struct net *n, char *msg, size_t msglen)
 	struct ifreq ifr;
 	int hdr = NET_HDR_LEN, r;
 
+	if (n->conf.fd >= 0) {
+		/* attached by the supervisor, for the VM's owner */
+		n->tap_fd = n->conf.fd;
+		fcntl(n->tap_fd, F_SETFL, fcntl(n->tap_fd, F_GETFL) | O_NONBLOCK);
+		memset(&ifr, 0, sizeof(ifr));
+		if (ioctl(n->tap_fd, TUNGETIFF, &ifr) < 0) {
+			r = -errno;
+			snprintf(msg, msglen, "TAP: TUNGETIFF: %s", strerror(-r));
+			return r;
+		}
+		goto attached;
+	}
 	n->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (n->tap_fd < 0) {
 		r = -errno;
@@ -337,6 +349,7 @@ static int tap_open(struct net *n, char *msg, size_t msglen)
 			 ? n->conf.tap : "(new)", strerror(-r));
 		return r;
 	}
+attached:
 	snprintf(n->ifname, sizeof(n->ifname), "%s", ifr.ifr_name);
 	if (ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0) {
 		r = -errno;

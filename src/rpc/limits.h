@@ -72,7 +72,9 @@
 	X(worker_call_timeout_s, SECONDS, 15, 0.1, 3600,		\
 	  "deadline of one supervisor->worker call")			\
 	X(kill_grace_s, SECONDS, 2, 0.01, 3600,				\
-	  "seconds between SIGTERM and SIGKILL when a worker is killed")
+	  "seconds between SIGTERM and SIGKILL when a worker is killed") \
+	X(worker_mem_allowance, BYTES, 96 * LIMIT_M, 16 * LIMIT_M, 64 * LIMIT_G, \
+	  "a worker's memory.max beyond its guest RAM (the VMM's own share)")
 
 #define LIMIT_CTYPE_BYTES	uint64_t
 #define LIMIT_CTYPE_COUNT	unsigned

@@ -49,6 +49,9 @@ struct rpc_method {
 	rpc_handler_fn handler;
 	const struct rpc_param *params;	/* NULL or terminated by {NULL} */
 	unsigned states;		/* VM states allowed (bitmask), 0: no VM */
+	unsigned authz;			/* what it does to a VM, for who may: the
+					 * daemon's rule (daemon/authz.h); the codec
+					 * ignores it */
 	const char *doc;
 };
 

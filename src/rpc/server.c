@@ -21,6 +21,7 @@
 #define ACCEPT_RETRY_S		0.25	/* out of descriptors: accept again after */
 #define RATELIMIT_S		10.	/* one log line per cause per this */
 #define KEEP_OUTPUT		16384	/* a drained output buffer over this is freed */
+#define MAX_FD_BATCHES		4	/* descriptor-carrying sends waiting for their line */
 
 enum client_timer {
 	TIMER_NONE,
@@ -52,6 +53,20 @@ struct client {
 	bool in_process;		/* answers are flushed after the line */
 	pid_t pid;
 	uid_t uid;
+	struct server_peer_cred cred;
+	/* descriptors received, each batch tagged with the input stream
+	 * offset of the last byte read with it: the line holding that byte
+	 * is the request they came with */
+	uint64_t in_base;		/* stream offset of in[0] */
+	struct fd_batch {
+		uint64_t at;
+		unsigned n;
+		bool truncated;		/* more than SERVER_MAX_FDS came */
+		int fds[SERVER_MAX_FDS];
+	} batches[MAX_FD_BATCHES];
+	unsigned nbatches;
+	int *call_fds;			/* the request being run's */
+	unsigned call_nfds;
 };
 
 static void client_flush(struct client *c);
@@ -181,6 +196,28 @@ static void client_account(struct client *c)
 	}
 }
 
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* descriptors nobody will run a request with */
+static void drop_batches(struct client *c, unsigned upto)
+{
+	for (unsigned i = 0; i < upto && i < c->nbatches; i++)
+		close_fds(c->batches[i].fds, c->batches[i].n);
+	if (upto >= c->nbatches) {
+		c->nbatches = 0;
+		return;
+	}
+	memmove(c->batches, c->batches + upto, (c->nbatches - upto) * sizeof(c->batches[0]));
+	c->nbatches -= upto;
+}
+
 /*
  * The client is gone: its socket is closed and nothing more is sent or
  * read, but the memory stays until the sweep (the caller, or a walk above
@@ -205,6 +242,7 @@ static void client_kill(struct client *c)
 	/* the buffers too are freed by the sweep: a line being run may
 	 * still point into the input */
 	c->in_len = c->in_scanned = 0;
+	drop_batches(c, MAX_FD_BATCHES);
 	c->out_len = c->out_off = 0;
 	c->backlog = false;
 	client_account(c);
@@ -423,6 +461,61 @@ void server_peer(const void *conn, pid_t *pid, uid_t *uid)
 	*uid = c ? c->uid : (uid_t)-1;
 }
 
+const struct server_peer_cred *server_peer_cred(const void *conn)
+{
+	return conn ? &((const struct client *)conn)->cred : NULL;
+}
+
+bool server_peer_in_group(const struct server_peer_cred *p, gid_t gid)
+{
+	if (!p || !p->known)
+		return false;
+	if (p->gid == gid)
+		return true;
+	for (unsigned i = 0; i < p->ngroups; i++)
+		if (p->groups[i] == gid)
+			return true;
+	return false;
+}
+
+int *server_call_fds(void *conn, unsigned *n)
+{
+	struct client *c = conn;
+
+	*n = c && c->call_fds ? c->call_nfds : 0;
+	return *n ? c->call_fds : NULL;
+}
+
+static void peer_read(int fd, struct server_peer_cred *p)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	p->uid = (uid_t)-1;
+	p->gid = (gid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return;
+	p->pid = cred.pid;
+	p->uid = cred.uid;
+	p->gid = cred.gid;
+	p->known = true;
+	len = sizeof(p->groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) == 0) {
+		p->ngroups = len / sizeof(gid_t);
+	} else if (errno == ERANGE) {
+		/* more than we keep: the first SERVER_PEER_GROUPS of them */
+		gid_t *all = malloc(len);
+
+		if (all && getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, all, &len) == 0) {
+			memcpy(p->groups, all, sizeof(p->groups));
+			p->ngroups = SERVER_PEER_GROUPS;
+		}
+		free(all);
+	}
+}
+
 /* answers from the codec, now or when a deferred call completes */
 static void client_send_answer(void *conn, json_t *msg)
 {
@@ -483,6 +576,72 @@ static void client_too_large(struct client *c)
 }
 
 /*
+ * The descriptors of the line at stream offsets lo..hi into fds (NULL:
+ * closed): those that came with an earlier line nobody ran are closed.
+ * Returns how many, or -1 when more than SERVER_MAX_FDS came.
+ */
+static int line_fds(struct client *c, uint64_t lo, uint64_t hi, int *fds)
+{
+	unsigned taken = 0, n = 0;
+	bool over = false;
+
+	while (taken < c->nbatches && c->batches[taken].at <= hi) {
+		struct fd_batch *b = &c->batches[taken++];
+
+		if (b->at < lo || !fds) {
+			if (b->at < lo)
+				log_debug("client %lu: %u descriptors without a request, closed",
+					  c->id, b->n);
+			continue;
+		}
+		over |= b->truncated || n + b->n > SERVER_MAX_FDS;
+		for (unsigned i = 0; i < b->n; i++) {
+			if (!over && n < SERVER_MAX_FDS) {
+				fds[n++] = b->fds[i];
+				b->fds[i] = -1;
+			}
+		}
+	}
+	drop_batches(c, taken);
+	if (over) {
+		close_fds(fds, n);
+		return -1;
+	}
+	return (int)n;
+}
+
+/* One request line, with the descriptors that came with it. */
+static void run_line(struct client *c, const char *line, size_t len, uint64_t lo,
+		     uint64_t hi)
+{
+	int fds[SERVER_MAX_FDS];
+	int n = line_fds(c, lo, hi, fds);
+
+	if (n < 0) {
+		json_t *req = json_loadb(line, len, 0, NULL);
+		json_t *id = json_object_get(req, "id");
+		json_t *e = rpc_error_response(id, ARMVM_E_LIMIT, "Too many descriptors",
+					       json_pack("{s:s, s:i}", "limit", "max-fds",
+							 "max", SERVER_MAX_FDS));
+
+		log_warn("client %lu (pid %d, uid %d): more than %d descriptors with "
+			 "one request, refused", c->id, (int)c->pid, (int)c->uid,
+			 SERVER_MAX_FDS);
+		if (id)
+			client_send(c, e);
+		json_decref(e);
+		json_decref(req);
+		return;
+	}
+	c->call_fds = n ? fds : NULL;
+	c->call_nfds = (unsigned)n;
+	rpc_handle_line(c->srv->table, c->srv->ctx, c, &client_ops, line, len);
+	c->call_fds = NULL;
+	c->call_nfds = 0;
+	close_fds(fds, (unsigned)n);
+}
+
+/*
  * Run the complete lines of the input while the client may take more
  * work; the rest waits (backlog) until it reads its answers.  -1 if c died.
  */
@@ -515,18 +674,21 @@ static int client_process(struct client *c)
 		}
 		/* blank lines (and a lone \r) are keep-alives, not requests */
 		if (len && !(len == 1 && c->in[start] == '\r'))
-			rpc_handle_line(c->srv->table, c->srv->ctx, c, &client_ops,
-					c->in + start, len);
+			run_line(c, c->in + start, len, c->in_base + start, c->in_base + end);
+		else
+			line_fds(c, c->in_base + start, c->in_base + end, NULL);
 		start = end + 1;
 		c->in_scanned = start;
 	}
 	c->in_process = false;
 	if (c->dead || c->failed) {
 		c->in_len = c->in_scanned = 0;
+		drop_batches(c, MAX_FD_BATCHES);
 	} else if (start) {
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
 		c->in_scanned -= start;
+		c->in_base += start;
 	}
 	if (!c->closing && !c->backlog && c->in_len > l->max_line)
 		client_too_large(c);
@@ -541,6 +703,65 @@ static int client_process(struct client *c)
 	}
 	client_unref(c);
 	return c->dead ? -1 : 0;
+}
+
+/*
+ * One read of up to READ_CHUNK bytes and the descriptors that came with
+ * them (Linux hands over one send's descriptors per read, with its last
+ * bytes read here).  Too many waiting batches end the client.
+ */
+static ssize_t client_recv(struct client *c)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * (SERVER_MAX_FDS + 1))];
+	} ctl;
+	struct iovec iov = { .iov_base = c->in + c->in_len, .iov_len = READ_CHUNK };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	struct fd_batch b = { .n = 0 };
+	ssize_t n = recvmsg(c->fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (n < 0)
+		return n;
+	b.truncated = (m.msg_flags & MSG_CTRUNC) != 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+		unsigned k;
+		int *p;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (unsigned)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		p = (int *)CMSG_DATA(h);
+		for (unsigned i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, p + i, sizeof(fd));
+			if (b.n < SERVER_MAX_FDS) {
+				b.fds[b.n++] = fd;
+			} else {
+				b.truncated = true;
+				close(fd);
+			}
+		}
+	}
+	if (!b.n && !b.truncated)
+		return n;
+	if (c->nbatches == MAX_FD_BATCHES) {
+		close_fds(b.fds, b.n);
+		log_warn("client %lu (pid %d, uid %d): descriptors for more than %d "
+			 "requests at once, closing", c->id, (int)c->pid, (int)c->uid,
+			 MAX_FD_BATCHES);
+		client_fail(c, ARMVM_E_LIMIT, "Too many descriptors waiting",
+			    json_pack("{s:s, s:i}", "limit", "max-fd-batches", "max",
+				      MAX_FD_BATCHES), false);
+		errno = EAGAIN;		/* no more reading; the error goes out */
+		return -1;
+	}
+	/* a send of descriptors with no byte is not possible on a stream */
+	b.at = c->in_base + c->in_len + (uint64_t)(n ? n - 1 : 0);
+	c->batches[c->nbatches++] = b;
+	return n;
 }
 
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -558,7 +779,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			client_kill(c);
 			return;
 		}
-		n = recv(c->fd, c->in + c->in_len, READ_CHUNK, 0);
+		n = client_recv(c);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -575,6 +796,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 				log_debug("client %lu left mid-request (%zu bytes)",
 					  c->id, c->in_len);
 			c->in_len = c->in_scanned = 0;
+			drop_batches(c, MAX_FD_BATCHES);
 			c->closing = true;
 			client_arm_timer(c, TIMER_NONE);
 			ev_io_stop(loop, &c->read_watcher);
@@ -661,17 +883,15 @@ static void refuse(struct server *srv, int fd, const char *limit, unsigned max,
 int server_add_client(struct server *srv, int fd)
 {
 	const struct armvmd_limits *l = lim(srv);
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	pid_t pid = -1;
-	uid_t uid = (uid_t)-1;
+	struct server_peer_cred cred;
+	pid_t pid;
+	uid_t uid;
 	struct client *c;
 
 	server_ready(srv);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		pid = cred.pid;
-		uid = cred.uid;
-	}
+	peer_read(fd, &cred);
+	pid = cred.pid;
+	uid = cred.uid;
 	if (srv->nclients >= l->max_clients) {
 		refuse(srv, fd, "max-clients", l->max_clients, pid, uid);
 		return -EMFILE;
@@ -690,6 +910,7 @@ int server_add_client(struct server *srv, int fd)
 	c->id = ++srv->next_client_id;
 	c->pid = pid;
 	c->uid = uid;
+	c->cred = cred;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	ev_io_init(&c->read_watcher, client_read_cb, fd, EV_READ);
 	ev_io_init(&c->write_watcher, client_write_cb, fd, EV_WRITE);

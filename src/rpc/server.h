@@ -86,6 +86,34 @@ int server_send(void *conn, json_t *msg);
 /* Who is on the other end (SO_PEERCRED at accept); -1 when unknown. */
 void server_peer(const void *conn, pid_t *pid, uid_t *uid);
 
+/*
+ * The whole peer: SO_PEERCRED and its supplementary groups (SO_PEERGROUPS)
+ * as they were when it connected.  Past SERVER_PEER_GROUPS groups only the
+ * first are kept (fewer groups never grant more).  NULL without a client.
+ */
+#define SERVER_PEER_GROUPS	64
+struct server_peer_cred {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	unsigned ngroups;
+	gid_t groups[SERVER_PEER_GROUPS];
+	bool known;			/* false: getsockopt failed, trust nothing */
+};
+const struct server_peer_cred *server_peer_cred(const void *conn);
+bool server_peer_in_group(const struct server_peer_cred *p, gid_t gid);
+
+/*
+ * Descriptors passed with the request being run (SCM_RIGHTS on the
+ * sendmsg that carried its first byte; SERVER_MAX_FDS at most).  Valid
+ * only while a handler runs synchronously: a handler that keeps one sets
+ * its slot to -1; the others are closed when the request line is done.
+ * *n = 0 and NULL when none came.  A request that sent more than
+ * SERVER_MAX_FDS is refused before any handler runs.
+ */
+#define SERVER_MAX_FDS		24
+int *server_call_fds(void *conn, unsigned *n);
+
 /* Group and mode of the socket file: group gid (looked up from the name
  * given), mode 0660; a NULL gid (no such group) leaves it root's, 0600. */
 int server_set_group(struct server *srv, const char *group, const gid_t *gid);

@@ -55,6 +55,7 @@ enum worker_exit {
 	WORKER_EXIT_DESTROY = 5,	/* the guest stopped and policy says destroy */
 	WORKER_EXIT_FORCED = 6,		/* graceful stop timed out: forced */
 	WORKER_EXIT_REBOOT_STOP = 7,	/* the guest reset and on_reboot=stop */
+	WORKER_EXIT_SECCOMP = 8,	/* a syscall outside its seccomp list: crashed */
 };
 
 /* What an exit code means for the VM: the one place this rule lives. */

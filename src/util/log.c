@@ -31,80 +31,114 @@ static const char *const level_prio[] = {
 	[LOG_ERROR] = "<3>",
 };
 
-/* stderr kept to a size (log_set_rotation), under the lock: log lines
+/* stderr kept to a size (log_set_rotation_fd), under the lock: log lines
  * come from several threads */
 static struct {
 	pthread_mutex_t lock;
-	int dirfd;			/* -1: no rotation */
-	char name[256];
+	int old_fd;			/* NAME.1; -1: no rotation */
 	uint64_t max;
 	bool on;			/* ever set up: take the lock */
-} rot = { .lock = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1 };
+} rot = { .lock = PTHREAD_MUTEX_INITIALIZER, .old_fd = -1 };
+
+int log_copy_rotate(int cur_fd, int old_fd)
+{
+	char buf[65536];
+	off_t off = 0;
+
+	if (old_fd < 0 || ftruncate(old_fd, 0) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = pread(cur_fd, buf, sizeof(buf), off), w = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		while (w < n) {
+			ssize_t k = pwrite(old_fd, buf + w, (size_t)(n - w), off + w);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				return -1;
+			w += k;
+		}
+		off += n;
+	}
+	return ftruncate(cur_fd, 0);
+}
+
+int log_set_rotation_fd(int old_fd, uint64_t max_bytes)
+{
+	struct stat st;
+	int prev;
+
+	if (old_fd >= 0 && (fstat(old_fd, &st) < 0 || !S_ISREG(st.st_mode)))
+		return -EINVAL;
+	pthread_mutex_lock(&rot.lock);
+	__atomic_store_n(&rot.on, true, __ATOMIC_RELEASE);
+	prev = rot.old_fd;
+	rot.old_fd = max_bytes ? old_fd : -1;
+	rot.max = max_bytes < LOG_FILE_MAX_MIN ? LOG_FILE_MAX_MIN : max_bytes;
+	pthread_mutex_unlock(&rot.lock);
+	if (prev >= 0 && prev != old_fd)
+		close(prev);
+	if (!max_bytes && old_fd >= 0)
+		close(old_fd);
+	return 0;
+}
 
 int log_set_rotation(const char *path, uint64_t max_bytes)
 {
 	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
+	const char *name = slash ? slash + 1 : path;
+	char dir[PATH_MAX], older[256];
 	struct stat err_st, st;
-	int fd, old, r;
+	int dfd, fd, r;
 
+	if (!max_bytes)
+		return log_set_rotation_fd(-1, 0);
 	if (slash)
 		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path),
 			 path);
-	if (strlen(slash ? slash + 1 : path) >= sizeof(rot.name))
+	if (snprintf(older, sizeof(older), "%s.1", name) >= (int)sizeof(older))
 		return -ENAMETOOLONG;
 	/* (openat by hand: fs.c logs, so log.c must not need it) */
-	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	if (fstatat(fd, slash ? slash + 1 : path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
-		close(fd);
+		close(dfd);
 		return r;
 	}
 	if (fstat(STDERR_FILENO, &err_st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_dev != err_st.st_dev || st.st_ino != err_st.st_ino) {
-		close(fd);
+		close(dfd);
 		return -ESTALE;
 	}
-	pthread_mutex_lock(&rot.lock);
-	__atomic_store_n(&rot.on, true, __ATOMIC_RELEASE);
-	old = rot.dirfd;
-	if (max_bytes) {
-		rot.dirfd = fd;
-		snprintf(rot.name, sizeof(rot.name), "%s", slash ? slash + 1 : path);
-		rot.max = max_bytes < LOG_FILE_MAX_MIN ? LOG_FILE_MAX_MIN : max_bytes;
-	} else {
-		rot.dirfd = -1;
-		close(fd);
-	}
-	pthread_mutex_unlock(&rot.lock);
-	if (old >= 0)
-		close(old);
-	return 0;
+	/* whatever was planted as NAME.1 is replaced, never followed */
+	unlinkat(dfd, older, 0);
+	fd = openat(dfd, older, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
+		    O_CLOEXEC, 0640);
+	r = fd < 0 ? -errno : 0;
+	close(dfd);
+	return r < 0 ? r : log_set_rotation_fd(fd, max_bytes);
 }
 
 /* Under rot.lock: make room for a line of len bytes. */
 static void rotate_locked(size_t len)
 {
-	char older[sizeof(rot.name) + 2];
 	struct stat st;
-	int fd;
 
 	if (fstat(STDERR_FILENO, &st) < 0 || !st.st_size ||
 	    (uint64_t)st.st_size + len <= rot.max)
 		return;
-	snprintf(older, sizeof(older), "%s.1", rot.name);
-	fd = -1;
-	if (renameat(rot.dirfd, rot.name, rot.dirfd, older) == 0)
-		fd = openat(rot.dirfd, rot.name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND |
-			    O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
-	if (fd >= 0 && dup2(fd, STDERR_FILENO) >= 0) {
-		close(fd);
+	/* NAME.1 gets the full log, NAME starts over (O_APPEND: at 0) */
+	if (log_copy_rotate(STDERR_FILENO, rot.old_fd) == 0)
 		return;
-	}
-	if (fd >= 0)
-		close(fd);
 	/* cannot rotate: start over in place rather than grow */
 	if (ftruncate(STDERR_FILENO, 0) < 0)
 		rot.max = UINT64_MAX;	/* nothing to be done; stop trying */
@@ -119,7 +153,7 @@ static void log_write(const char *line, size_t len)
 
 	if (rotating) {
 		pthread_mutex_lock(&rot.lock);
-		if (rot.dirfd >= 0)
+		if (rot.old_fd >= 0)
 			rotate_locked(len);
 	}
 	while (off < len) {

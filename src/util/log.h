@@ -15,13 +15,20 @@ void log_set_prefix(const char *prefix);
 #define LOG_FILE_MAX_DEFAULT	(1u << 20)
 #define LOG_FILE_MAX_MIN	(4u << 10)
 /*
- * The log (stderr) goes to the file path, as a worker's to its worker.log:
- * keep it under max_bytes (0: unbounded; less than LOG_FILE_MAX_MIN is
- * taken as that).  A line that would pass the bound first renames path to
- * path.1 (dropping the older one) and puts a new path on stderr.  0, or
- * -errno and nothing rotated (-ESTALE: stderr is not that file).
+ * The log (stderr, opened read-write and O_APPEND, as a worker's
+ * worker.log) kept under max_bytes (0: unbounded; less than
+ * LOG_FILE_MAX_MIN is taken as that).  A line that would pass the bound
+ * first copies the whole log into old_fd (NAME.1, read-write, not
+ * O_APPEND; the older copy is dropped) and empties stderr: descriptors
+ * only, no path opened or renamed, so a jailed worker can rotate.  old_fd
+ * is the log's from now on.  0 or -errno.
  */
+int log_set_rotation_fd(int old_fd, uint64_t max_bytes);
+/* The same with path.1 made fresh beside path (never following a link
+ * planted there); -ESTALE when stderr is not path. */
 int log_set_rotation(const char *path, uint64_t max_bytes);
+/* old_fd gets cur_fd's contents, cur_fd is emptied: 0 or -1 (errno). */
+int log_copy_rotate(int cur_fd, int old_fd);
 void log_msg(enum log_level level, const char *file, int line,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

@@ -96,6 +96,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* on top of the loop's, inherited: KVM_RUN and the exits' needs */
+	if (vm->seccomp_on && seccomp_install(SECCOMP_VCPU, &vm->seccomp) < 0) {
+		vm_post_event(vm, VM_EVENT_ERROR, "vCPU thread: cannot install its seccomp filter");
+		return NULL;
+	}
 	if (v->id == 0)
 		boottimer_first_run(&vm->boottimer);
 

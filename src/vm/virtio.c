@@ -45,31 +45,28 @@ static void irq_pulse(void *opaque, unsigned spi)
 	vm_set_irq(opaque, spi, false);
 }
 
-static int hvc_open(struct vm *vm, const char *console_log, char *msg, size_t msglen)
+static int hvc_open(struct vm *vm, const struct vm_host_fds *hf, char *msg, size_t msglen)
 {
-	const char *slash = strrchr(console_log, '/');
-	int dirlen = slash ? (int)(slash - console_log) : 1;
-	const char *dir = slash ? console_log : ".";
 	int r;
 
 	vm->hvc = calloc(1, sizeof(*vm->hvc));
 	if (!vm->hvc)
 		return setup_fail(-ENOMEM, "out of memory");
-	/* beside console.log: hvc0.log and hvc0.sock */
-	if (snprintf(vm->hvc->log, PATH_MAX, "%.*s/hvc0.log", dirlen, dir) >= PATH_MAX ||
-	    snprintf(vm->hvc->sock, PATH_MAX, "%.*s/hvc0.sock", dirlen, dir) >= PATH_MAX)
+	/* beside console.log: hvc0.log and hvc0.sock (named, not opened) */
+	if (snprintf(vm->hvc->log, PATH_MAX, "%s/hvc0.log", hf->dir) >= PATH_MAX ||
+	    snprintf(vm->hvc->sock, PATH_MAX, "%s/hvc0.sock", hf->dir) >= PATH_MAX)
 		return setup_fail(-ENAMETOOLONG, "hvc0: runtime directory name too long");
-	r = console_init(&vm->hvc->con, vm->loop, vm->hvc->log);
+	r = console_init_fd(&vm->hvc->con, vm->loop, hf->hvc_log, hf->hvc_log_old);
 	if (r < 0)
 		return setup_fail(r, "hvc0 log %s: %s", vm->hvc->log, strerror(-r));
 	vm->hvc->open = true;
-	r = console_listen(&vm->hvc->con, vm->hvc->sock);
+	r = hf->hvc_listen < 0 ? -EBADF : console_listen_fd(&vm->hvc->con, hf->hvc_listen);
 	if (r < 0)
 		return setup_fail(r, "hvc0 socket %s: %s", vm->hvc->sock, strerror(-r));
 	return 0;
 }
 
-int vm_virtio_setup(struct vm *vm, const char *console_log, char *msg, size_t msglen)
+int vm_virtio_setup(struct vm *vm, const struct vm_host_fds *hf, char *msg, size_t msglen)
 {
 	const struct vm_plan *p = &vm->plan;
 
@@ -90,7 +87,7 @@ int vm_virtio_setup(struct vm *vm, const char *console_log, char *msg, size_t ms
 					      msg, msglen);
 			break;
 		case VIRTIO_KIND_CONSOLE:
-			r = hvc_open(vm, console_log, msg, msglen);
+			r = hvc_open(vm, hf, msg, msglen);
 			if (r == 0)
 				r = virtio_console_create(&env, &vm->hvc->con, &d, msg, msglen);
 			break;
@@ -209,10 +206,9 @@ void vm_virtio_destroy(struct vm *vm)
 		vm->virtio[i] = NULL;
 	}
 	if (vm->hvc) {
-		if (vm->hvc->open) {
+		/* its socket file is the supervisor's to remove */
+		if (vm->hvc->open)
 			console_close(&vm->hvc->con);
-			unlink(vm->hvc->sock);
-		}
 		free(vm->hvc);
 		vm->hvc = NULL;
 	}

@@ -134,13 +134,13 @@ static int gic_setup(struct vm *vm, char *msg, size_t msglen)
 	return 0;
 }
 
-static int devices_setup(struct vm *vm, const char *console_log,
+static int devices_setup(struct vm *vm, const struct vm_host_fds *hf,
 			 char *msg, size_t msglen)
 {
-	int r = console_init(&vm->console, vm->loop, console_log);
+	int r = console_init_fd(&vm->console, vm->loop, hf->console_log, hf->console_log_old);
 
 	if (r < 0)
-		return setup_fail(r, "console log %s: %s", console_log, strerror(-r));
+		return setup_fail(r, "console log %s/console.log: %s", hf->dir, strerror(-r));
 	uart8250_init(&vm->uart, &vm->console, LAYOUT_IRQ_UART, vm_set_irq, vm);
 	vm->console.input_ready = uart8250_input_ready;
 	vm->console.input_opaque = &vm->uart;
@@ -164,33 +164,29 @@ static int devices_setup(struct vm *vm, const char *console_log,
 }
 
 /* Read a file straight into guest memory at gpa (checked). */
-static int load_file(struct vm *vm, const char *path, uint64_t gpa,
+static int load_file(struct vm *vm, int fd, const char *path, uint64_t gpa,
 		     uint64_t size, char *msg, size_t msglen)
 {
 	uint8_t *dst = vm_gpa_to_hva(vm, gpa, size);
 	uint64_t off = 0;
-	int fd;
 
 	if (!dst)
 		return setup_fail(-EFAULT, "%s: 0x%llx+%llu is not guest RAM", path,
 				  (unsigned long long)gpa, (unsigned long long)size);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return setup_fail(-errno, "%s: %s", path, strerror(errno));
+		return setup_fail(-EBADF, "%s: no descriptor for it", path);
 	while (off < size) {
 		ssize_t n = pread(fd, dst + off, size - off, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			close(fd);
 			return setup_fail(-EIO, "%s: short read at %llu of %llu bytes "
 					  "(file changed since vm.create?)", path,
 					  (unsigned long long)off, (unsigned long long)size);
 		}
 		off += (uint64_t)n;
 	}
-	close(fd);
 	return 0;
 }
 
@@ -214,7 +210,8 @@ static int load_dtb(struct vm *vm, char *msg, size_t msglen)
 		void *user;
 		size_t len;
 
-		r = image_read_file(p->dtb, PAYLOAD_DTB_MAX, &user, &len, msg, msglen);
+		r = image_read_fd(p->files.dtb, p->dtb, PAYLOAD_DTB_MAX, &user, &len, msg,
+				  msglen);
 		if (r < 0)
 			return r;
 		/* checked, patched (/chosen) and checked again: fdt.c */
@@ -258,8 +255,8 @@ static int load_payload(struct vm *vm, char *msg, size_t msglen)
 	int r;
 
 	/* the kernel again (it may be gzip): parse, then copy into place */
-	r = image_load_kernel(p->kernel, p->cfg.arch == GUEST_AARCH32, &info,
-			      &kernel, msg, msglen);
+	r = image_load_kernel_fd(p->files.kernel, p->kernel, p->cfg.arch == GUEST_AARCH32,
+				 &info, &kernel, msg, msglen);
 	if (r < 0)
 		return r;
 	dst = vm_gpa_to_hva(vm, pp->kernel_load, info.file_size);
@@ -270,7 +267,8 @@ static int load_payload(struct vm *vm, char *msg, size_t msglen)
 	memcpy(dst, kernel, info.file_size);
 	free(kernel);
 	if (pp->initrd_size) {
-		r = load_file(vm, p->initrd, pp->initrd_base, pp->initrd_size, msg, msglen);
+		r = load_file(vm, p->files.initrd, p->initrd, pp->initrd_base,
+			      pp->initrd_size, msg, msglen);
 		if (r < 0)
 			return r;
 	}
@@ -344,7 +342,7 @@ static int vcpus_reset(struct vm *vm)
 }
 
 int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
-	     const char *console_log, char *msg, size_t msglen)
+	     const struct vm_host_fds *hf, char *msg, size_t msglen)
 {
 	int r;
 
@@ -360,9 +358,9 @@ int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
 	vm->device_async.data = vm;
 	ev_async_start(loop, &vm->device_async);
 
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	vm->kvm_fd = hf->kvm;
 	if (vm->kvm_fd < 0)
-		return setup_fail(-errno, "/dev/kvm: %s", strerror(errno));
+		return setup_fail(-EBADF, "/dev/kvm: no descriptor for it");
 	vm->vm_fd = kvm_create_vm(vm->kvm_fd, plan->ipa.vm_type);
 	if (vm->vm_fd < 0)
 		return setup_fail(-errno, "KVM_CREATE_VM with a %d-bit IPA space: %s",
@@ -370,10 +368,10 @@ int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
 	r = map_banks(vm, msg, msglen);
 	if (r < 0)
 		return r;
-	r = devices_setup(vm, console_log, msg, msglen);
+	r = devices_setup(vm, hf, msg, msglen);
 	if (r < 0)
 		return r;
-	r = vm_virtio_setup(vm, console_log, msg, msglen);
+	r = vm_virtio_setup(vm, hf, msg, msglen);
 	if (r < 0)
 		return r;
 

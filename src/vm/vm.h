@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "arm64/plan.h"
+#include "vm/seccomp.h"
 #include "devices/boottimer.h"
 #include "devices/bus.h"
 #include "devices/console.h"
@@ -55,6 +56,9 @@ enum vm_event {
 
 struct vm {
 	struct vm_plan plan;
+	/* vCPU threads stack their own filter when the loop has one */
+	bool seccomp_on;
+	struct seccomp_conf seccomp;
 	int kvm_fd, vm_fd, gic_fd;
 	unsigned nbanks;
 	struct guest_bank banks[LAYOUT_MAX_BANKS];
@@ -90,12 +94,25 @@ struct vm {
 };
 
 /*
+ * What a VM is set up with besides its plan's files: descriptors the
+ * supervisor opened (the worker opens no host path).  -1: none.  The VM
+ * owns them from vm_setup on.
+ */
+struct vm_host_fds {
+	int kvm;			/* /dev/kvm */
+	int console_log, console_log_old;	/* console.log, console.log.1 */
+	int hvc_log, hvc_log_old;	/* hvc0.log, hvc0.log.1 */
+	int hvc_listen;			/* hvc0.sock, bound */
+	const char *dir;		/* the VM's directory, to name them */
+};
+
+/*
  * Create the VM of plan: KVM VM with the planned IPA size, memory banks,
  * vCPUs, GIC, devices, boot images and DTB loaded.  -errno (logged) on
  * failure, with msg saying what failed; vm_destroy() cleans up either way.
  */
 int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
-	     const char *console_log, char *msg, size_t msglen);
+	     const struct vm_host_fds *hf, char *msg, size_t msglen);
 int vm_start(struct vm *vm);
 /* Kick every vCPU out of KVM_RUN and join the threads. */
 void vm_halt(struct vm *vm);
@@ -117,11 +134,11 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
 /*
  * virtio devices (src/vm/virtio.c): create them from the plan on the bus
- * (hvc0.log and hvc0.sock go beside console_log); after the GIC, connect
+ * (hvc0's log and socket from hf); after the GIC, connect
  * them to KVM (ioeventfd per queue, irqfd per device); reset them with the
  * VM; their state and counters for worker.info; close them.
  */
-int vm_virtio_setup(struct vm *vm, const char *console_log, char *msg, size_t msglen);
+int vm_virtio_setup(struct vm *vm, const struct vm_host_fds *hf, char *msg, size_t msglen);
 int vm_virtio_connect(struct vm *vm, char *msg, size_t msglen);
 void vm_virtio_reset(struct vm *vm);
 json_t *vm_virtio_info(struct vm *vm);

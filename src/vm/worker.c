@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -486,21 +487,21 @@ static bool status_write(int fd, json_t *msg)
 }
 
 /* Why this worker ended, for a supervisor that is not our parent (a
- * re-adopting daemon cannot wait() for us). */
-static void write_exit_status(const char *dir, int code, const char *reason)
+ * re-adopting daemon cannot wait() for us): exit.json, by its descriptor. */
+static void write_exit_status(int fd, int code, const char *reason)
 {
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
 	json_t *j = json_pack("{s:i, s:s}", "code", code, "reason", reason);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
-	snprintf(path, sizeof(path), "%s/exit.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s/exit.json.tmp", dir);
-	if (json_dump_file(j, tmp, JSON_COMPACT) == 0)
-		rename(tmp, path);
 	json_decref(j);
+	if (text && fd >= 0 && ftruncate(fd, 0) == 0 &&
+	    pwrite(fd, text, strlen(text), 0) < 0)
+		log_warn("exit.json: %s", strerror(errno));
+	free(text);
 }
 
 /* Set-up failed: tell the supervisor; if it is gone, tell exit.json. */
-static void status_error(const char *dir, int fd, int code, const char *message,
+static void status_error(int exit_fd, int fd, int code, const char *message,
 			 json_t *data)
 {
 	json_t *msg = json_pack("{s:{s:i, s:s, s:o}}", "error", "code", code,
@@ -508,8 +509,33 @@ static void status_error(const char *dir, int fd, int code, const char *message,
 
 	log_error("%s", message);
 	if (!status_write(fd, msg))
-		write_exit_status(dir, WORKER_EXIT_SETUP, message);
+		write_exit_status(exit_fd, WORKER_EXIT_SETUP, message);
 	json_decref(msg);
+}
+
+/* spec.fds.NAME, a descriptor this worker inherited; -1 when absent */
+static int fd_of(json_t *fds, const char *name)
+{
+	json_t *v = json_object_get(fds, name);
+
+	return json_is_integer(v) ? (int)json_integer_value(v) : -1;
+}
+
+/* the plan's files from spec.fds */
+static void files_from_spec(json_t *fds, struct plan_files *f)
+{
+	json_t *list;
+
+	plan_files_init(f);
+	f->kernel = fd_of(fds, "kernel");
+	f->initrd = fd_of(fds, "initrd");
+	f->dtb = fd_of(fds, "dtb");
+	list = json_object_get(fds, "disks");
+	for (size_t i = 0; i < json_array_size(list) && i < VIRTIO_MAX_DISKS; i++)
+		f->disks[i] = (int)json_integer_value(json_array_get(list, i));
+	list = json_object_get(fds, "nets");
+	for (size_t i = 0; i < json_array_size(list) && i < VIRTIO_MAX_NETS; i++)
+		f->nets[i] = (int)json_integer_value(json_array_get(list, i));
 }
 
 /* the host facts the supervisor resolved are in spec.host */
@@ -533,19 +559,41 @@ static bool control_pending(const struct server *srv)
 	return srv->listen_fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
-int worker_main(const char *dir, int status_fd)
+/* The loop's filter, the vCPUs' to come, and the report of a violation. */
+static int seccomp_lock(struct worker *w, int exit_fd)
 {
-	static struct worker w;		/* one per process, large */
-	char path[PATH_MAX], msg[PATH_MAX + 256];
-	struct layout_error lerr;
-	struct plan_host host;
-	struct vm_plan *plan;
-	json_error_t jerr;
-	json_t *spec, *params;
 	int r;
 
+	w->vm.seccomp = (struct seccomp_conf){
+		.tap = w->vm.plan.nnets > 0,
+		.disks = w->vm.plan.ndisks > 0,
+	};
+	r = seccomp_report_init(exit_fd, STDERR_FILENO);
+	if (r == 0)
+		r = seccomp_install(SECCOMP_LOOP, &w->vm.seccomp);
+	if (r < 0) {
+		log_error("seccomp: %s", strerror(-r));
+		return r;
+	}
+	w->vm.seccomp_on = true;
+	return 0;
+}
+
+int worker_main(int spec_fd)
+{
+	static struct worker w;		/* one per process, large */
+	char msg[PATH_MAX + 256];
+	struct layout_error lerr;
+	struct plan_host host;
+	struct plan_files files;
+	struct vm_host_fds hf;
+	struct vm_plan *plan;
+	json_error_t jerr;
+	json_t *spec, *params, *fds;
+	int r, status_fd = -1, exit_fd = -1, control_fd;
+	bool sandboxed;
+
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(w.dir, sizeof(w.dir), "%s", dir);
 	w.loop = ev_default_loop(EVFLAG_AUTO);
 	w.exit_code = WORKER_EXIT_STOPPED;
 	snprintf(w.exit_reason, sizeof(w.exit_reason), "stopped");
@@ -553,13 +601,20 @@ int worker_main(const char *dir, int status_fd)
 	snprintf(w.on_poweroff, sizeof(w.on_poweroff), "stop");
 	snprintf(w.on_reboot, sizeof(w.on_reboot), "restart");
 
-	snprintf(path, sizeof(path), "%s/spec.json", dir);
-	spec = json_load_file(path, 0, &jerr);
-	if (!spec) {
-		snprintf(msg, sizeof(msg), "%s: %s", path, jerr.text);
-		status_error(dir, status_fd, ARMVM_E_INTERNAL, msg, NULL);
+	/* everything arrives as a descriptor: the spec names them */
+	spec = json_loadfd(spec_fd, 0, &jerr);
+	close(spec_fd);
+	fds = json_object_get(spec, "fds");
+	status_fd = fd_of(fds, "status");
+	exit_fd = fd_of(fds, "exit");
+	if (!spec || !json_is_object(fds)) {
+		snprintf(msg, sizeof(msg), "the spec: %s", spec ? "no descriptors in it" : jerr.text);
+		status_error(exit_fd, status_fd, ARMVM_E_INTERNAL, msg, NULL);
 		return WORKER_EXIT_SETUP;
 	}
+	snprintf(w.dir, sizeof(w.dir), "%s",
+		 json_string_value(json_object_get(spec, "dir")) ?: ".");
+	sandboxed = json_is_true(json_object_get(spec, "sandbox"));
 	log_set_prefix("armvmd-worker");
 	/* the logs' bounds (spec.limits, from the supervisor; 1 MiB each) */
 	json_t *limits = json_object_get(spec, "limits");
@@ -567,29 +622,37 @@ int worker_main(const char *dir, int status_fd)
 	json_int_t log_max = json_integer_value(json_object_get(limits, "worker_log_bytes"));
 
 	console_set_log_limit(con_max > 0 ? (uint64_t)con_max : CONSOLE_LOG_MAX_DEFAULT);
-	snprintf(path, sizeof(path), "%s/worker.log", dir);
-	log_set_rotation(path, log_max > 0 ? (uint64_t)log_max : LOG_FILE_MAX_DEFAULT);
+	log_set_rotation_fd(fd_of(fds, "worker_log_old"),
+			    log_max > 0 ? (uint64_t)log_max : LOG_FILE_MAX_DEFAULT);
 	plan_host_from_spec(spec, &host);
 	params = json_object_get(spec, "params");
 	if (set_policies(&w, params) < 0) {
-		status_error(dir, status_fd, ARMVM_E_INVALID_PARAMS,
+		status_error(exit_fd, status_fd, ARMVM_E_INVALID_PARAMS,
 			     "on_poweroff/on_reboot: \"stop\", \"restart\" or \"destroy\"", NULL);
 		return WORKER_EXIT_SETUP;
 	}
+	files_from_spec(fds, &files);
 	plan = calloc(1, sizeof(*plan));
-	if (!plan || plan_build(params, &host, plan, &lerr) < 0) {
-		status_error(dir, status_fd, plan ? lerr.code : ARMVM_E_RESOURCE,
+	if (!plan || plan_build(params, &host, &files, plan, &lerr) < 0) {
+		status_error(exit_fd, status_fd, plan ? lerr.code : ARMVM_E_RESOURCE,
 			     plan ? lerr.message : "out of memory",
 			     plan ? plan_error_data(&lerr) : NULL);
 		return WORKER_EXIT_SETUP;
 	}
-	json_decref(spec);
-
-	snprintf(path, sizeof(path), "%s/console.log", dir);
-	r = vm_setup(&w.vm, plan, w.loop, path, msg, sizeof(msg));
+	hf = (struct vm_host_fds){
+		.kvm = fd_of(fds, "kvm"),
+		.console_log = fd_of(fds, "console_log"),
+		.console_log_old = fd_of(fds, "console_log_old"),
+		.hvc_log = fd_of(fds, "hvc_log"),
+		.hvc_log_old = fd_of(fds, "hvc_log_old"),
+		.hvc_listen = fd_of(fds, "hvc_socket"),
+		.dir = w.dir,
+	};
+	control_fd = fd_of(fds, "control");
+	r = vm_setup(&w.vm, plan, w.loop, &hf, msg, sizeof(msg));
 	free(plan);
 	if (r < 0) {
-		status_error(dir, status_fd, r == -ENOMEM ? ARMVM_E_RESOURCE : ARMVM_E_INTERNAL,
+		status_error(exit_fd, status_fd, r == -ENOMEM ? ARMVM_E_RESOURCE : ARMVM_E_INTERNAL,
 			     msg, NULL);
 		vm_destroy(&w.vm);
 		return WORKER_EXIT_SETUP;
@@ -605,16 +668,18 @@ int worker_main(const char *dir, int status_fd)
 	w.reset_timer.data = &w;
 	w.control.on_close = worker_client_closed;
 
-	snprintf(path, sizeof(path), "%s/control.sock", dir);
-	/* the daemon's alone; console.sock is shared with its group */
-	r = server_listen(&w.control, w.loop, path, 0600, &worker_methods, &w);
-	if (r >= 0) {
-		snprintf(path, sizeof(path), "%s/console.sock", dir);
-		r = console_listen(&w.vm.console, path);
-	}
+	/* the sockets were bound by the supervisor; listening here makes
+	 * this process their peer (SO_PEERCRED: a re-adopting daemon learns
+	 * our pid from it) */
+	r = control_fd < 0 ? -EBADF : listen(control_fd, 16) < 0 ? -errno : 0;
+	if (r == 0)
+		r = server_adopt(&w.control, w.loop, control_fd, &worker_methods, &w);
+	if (r >= 0)
+		r = console_listen_fd(&w.vm.console, fd_of(fds, "console_socket"));
+	json_decref(spec);
 	if (r < 0) {
-		snprintf(msg, sizeof(msg), "worker sockets in %s: %s", dir, strerror(-r));
-		status_error(dir, status_fd, ARMVM_E_INTERNAL, msg, NULL);
+		snprintf(msg, sizeof(msg), "worker sockets in %s: %s", w.dir, strerror(-r));
+		status_error(exit_fd, status_fd, ARMVM_E_INTERNAL, msg, NULL);
 		vm_destroy(&w.vm);
 		return WORKER_EXIT_SETUP;
 	}
@@ -626,7 +691,15 @@ int worker_main(const char *dir, int status_fd)
 	if (heard || control_pending(&w.control)) {
 		log_info("VM %s ready: IPA %d bits, %u vCPUs, GICv%d", w.vm.plan.name,
 			 w.vm.plan.ipa.bits, w.vm.nvcpus, w.vm.plan.gic);
-		ev_run(w.loop, 0);
+		/* from here on this thread and the vCPUs it starts make only
+		 * the calls their lists allow (docs/SECURITY.md) */
+		if (sandboxed && seccomp_lock(&w, exit_fd) < 0) {
+			w.exit_code = WORKER_EXIT_SETUP;
+			snprintf(w.exit_reason, sizeof(w.exit_reason),
+				 "cannot install the seccomp filters");
+		} else {
+			ev_run(w.loop, 0);
+		}
 	} else {
 		/* A daemon started meanwhile may have looked for workers before
 		 * our control socket existed, and none will start this VM or
@@ -641,8 +714,6 @@ int worker_main(const char *dir, int status_fd)
 
 	server_close(&w.control);
 	vm_destroy(&w.vm);
-	snprintf(path, sizeof(path), "%s/console.sock", dir);
-	unlink(path);
-	write_exit_status(dir, w.exit_code, w.exit_reason);
+	write_exit_status(exit_fd, w.exit_code, w.exit_reason);
 	return w.exit_code;
 }

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The per-VM worker process.  armvmd re-executes itself as
- *   armvmd --worker DIR --status-fd N
- * DIR holds spec.json (the vm.create parameters, IPA and GIC resolved);
- * the worker writes there control.sock (JSON-RPC: worker.*), console.sock
- * (raw console), console.log and its own log.  On fd N it writes one JSON
- * line, {"ok":true} or {"error":{...}}, once the VM is set up or failed.
+ * The per-VM worker process, armvmd-worker (src/worker_main.c), spawned
+ * by the supervisor into its jail (src/daemon/jail.h):
+ *   armvmd-worker --spec-fd N [--log-level L]
+ * Descriptor N holds the spec (the vm.create parameters, the host facts
+ * the supervisor resolved, its bounds, and spec.fds: the number of every
+ * other descriptor it inherited — /dev/kvm, kernel, initrd, DTB, disks,
+ * TAPs, the bound control.sock, console.sock and hvc0.sock, console and
+ * hvc0 logs with their older halves, the older half of its own log
+ * (stderr), exit.json, and the status pipe).  It opens no host path.  On
+ * the status pipe it writes one JSON line, {"ok":true,...} or
+ * {"error":{...}}, once the VM is set up or failed; then it serves
+ * worker.* on control.sock.
  */
 #ifndef ARMVMD_WORKER_H
 #define ARMVMD_WORKER_H
 
 #include "rpc/worker_proto.h"
 
-
-int worker_main(const char *dir, int status_fd);
+int worker_main(int spec_fd);
 
 #endif

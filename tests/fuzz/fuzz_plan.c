@@ -254,7 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!spec)
 		return 0;
 	resolve(spec);
-	if (plan_build(spec, &host, &plan, &err) == 0) {
+	if (plan_build(spec, &host, NULL, &plan, &err) == 0) {
 		check_plan(&plan, &host);
 		j = plan_to_json(&plan);
 		if (!j)

@@ -78,7 +78,7 @@ static void test_worker_log_rotation(void **state)
 	snprintf(path, sizeof(path), "%s/worker.log", top);
 	/* stderr elsewhere: not rotated */
 	assert_int_equal(log_set_rotation(path, 4096), -ENOENT);
-	fd = openat(topfd, "worker.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = openat(topfd, "worker.log", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	assert_true(fd >= 0);
 	assert_int_equal(log_set_rotation(path, 4096), -ESTALE);
 	assert_true(dup2(fd, STDERR_FILENO) >= 0);
@@ -131,7 +131,7 @@ static void test_worker_log_symlink(void **state)
 	close(fd);
 	assert_int_equal(symlinkat("victim", topfd, "worker.log.1"), 0);
 	snprintf(path, sizeof(path), "%s/worker.log", top);
-	fd = openat(topfd, "worker.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = openat(topfd, "worker.log", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	assert_true(dup2(fd, STDERR_FILENO) >= 0);
 	close(fd);
 	assert_int_equal(log_set_rotation(path, 4096), 0);

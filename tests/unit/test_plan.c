@@ -62,7 +62,7 @@ static int build(const char *extra, const struct plan_host *h,
 		 extra[0] ? "," : "", extra);
 	spec = json_loads(text, 0, NULL);
 	assert_non_null(spec);
-	r = plan_build(spec, h, plan, err);
+	r = plan_build(spec, h, NULL, plan, err);
 	json_decref(spec);
 	return r;
 }
@@ -182,7 +182,7 @@ static void test_refusals(void **state)
 	assert_int_equal(err.code, ARMVM_E_IMAGE);
 
 	json_t *spec = json_pack("{s:s}", "kernel", initrd);	/* not an Image */
-	assert_int_equal(plan_build(spec, &host44, &plan, &err), -1);
+	assert_int_equal(plan_build(spec, &host44, NULL, &plan, &err), -1);
 	assert_int_equal(err.code, ARMVM_E_IMAGE);
 	json_decref(spec);
 }

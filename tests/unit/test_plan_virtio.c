@@ -64,7 +64,7 @@ static int build(const char *extra)
 	snprintf(text, sizeof(text), "{\"name\":\"t1\",\"kernel\":\"%s\",%s}", kernel, extra);
 	spec = json_loads(text, 0, NULL);
 	assert_non_null(spec);
-	r = plan_build(spec, &host, &plan, &err);
+	r = plan_build(spec, &host, NULL, &plan, &err);
 	json_decref(spec);
 	return r;
 }
@@ -128,7 +128,7 @@ static void test_disk_errors(void **state)
 	assert_int_equal(err.code, ARMVM_E_INVALID_PARAMS);
 	assert_non_null(strstr(err.message, "disk 0: /nonexistent/disk.img"));
 
-	assert_int_equal(build("\"disks\":\"/tmp\""), -1);
+	assert_int_equal(build("\"disks\":\"/tmp,ro\""), -1);
 	assert_non_null(strstr(err.message, "not a regular file"));
 
 	snprintf(spec, sizeof(spec), "\"disks\":\"%s,rx\"", disk);

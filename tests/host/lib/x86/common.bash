@@ -164,6 +164,7 @@ payload_binaries() {
 	local f
 	[ -f "$BUILD_AARCH64/armvmd" ] && echo "$BUILD_AARCH64/armvmd usr/bin/armvmd"
 	[ -f "$BUILD_AARCH64/armvmctl" ] && echo "$BUILD_AARCH64/armvmctl usr/bin/armvmctl"
+	[ -f "$BUILD_AARCH64/armvmd-worker" ] && echo "$BUILD_AARCH64/armvmd-worker usr/bin/armvmd-worker"
 	if [ -d "$BUILD_AARCH64/tests" ]; then
 		for f in "$BUILD_AARCH64"/tests/*; do
 			[ -f "$f" ] && [ -x "$f" ] || continue

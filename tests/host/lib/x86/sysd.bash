@@ -77,6 +77,7 @@ sysd_base() {
 	payload_binaries | while read -r src dst; do
 		case $dst in
 		usr/bin/armvmd) dst=usr/sbin/armvmd ;;
+		usr/bin/armvmd-worker) dst=usr/libexec/armvmd/armvmd-worker ;;
 		esac
 		install -D -m 0755 "$src" "$stage/$dst"
 		if [ -n "$strip" ] && head -c 4 "$src" | grep -q ELF; then
