@@ -51,6 +51,7 @@
 
 static struct {
 	const char *socket, *guest, *floor, *kernel, *initrd, *workdir;
+	const char *socket_nosandbox;	/* a second armvmd, --no-sandbox */
 	const char *linux_cmdline, *only, *armvmd;
 	int daemon_pid;
 	int runs, linux_runs, vms, rate_vms, rate_runs, rpc_calls, loops, exit_runs;
@@ -797,6 +798,78 @@ static int worker_mem(const char *name, long *rss, long *pss)
 	return r;
 }
 
+/* ---- 7. the sandbox's cost ------------------------------------------- */
+
+/*
+ * The same VM through two daemons, one jailing its workers and one with
+ * --no-sandbox, samples interleaved (which goes first alternates): start
+ * to first instruction, and the worker's memory outside guest RAM.  The
+ * "floor" column is the unsandboxed daemon: the ratio is the sandbox's.
+ */
+static void fig_sandbox(void)
+{
+	struct series t_on = { 0 }, t_off = { 0 }, m_on = { 0 }, m_off = { 0 };
+	struct series p_on = { 0 }, p_off = { 0 };
+	json_t *fig = figure("sandbox", "7. the sandbox's cost (jailed workers vs --no-sandbox)");
+	struct armvm *sb = conn, *ns;
+	int err = 0;
+
+	if (!opt.socket_nosandbox) {
+		fig_note(fig, "skipped", json_string("no --nosandbox-socket"));
+		return;
+	}
+	ns = armvm_connect(opt.socket_nosandbox, &err);
+	if (!ns) {
+		error("cannot connect to %s: %s", opt.socket_nosandbox, strerror(-err));
+		return;
+	}
+	progress("figure 7: the sandbox's cost, %d runs each, interleaved", opt.runs);
+	for (int i = 0; i < opt.runs; i++) {
+		for (int k = 0; k < 2; k++) {
+			bool on = (k == 0) == (i % 2 == 0);
+			char name[64];
+			json_t *r, *bt;
+			long rss, pss;
+			int64_t t0;
+
+			conn = on ? sb : ns;
+			next_name(name, sizeof(name), on ? "sb" : "nosb");
+			t0 = mono_ns();
+			r = call("vm.create", create_params(name, img_hold, "16M", false));
+			if (r) {
+				json_decref(r);
+				r = call("vm.start", json_pack("{s:s}", "name", name));
+				json_decref(r);
+			}
+			bt = r ? wait_marks(name, 1, 30000, 2) : NULL;
+			if (bt) {
+				series_add(on ? &t_on : &t_off,
+					   (double)(jint(bt, "first_write_ns") - t0) / 1e6);
+				json_decref(bt);
+				if (worker_mem(name, &rss, &pss) == 0) {
+					series_add(on ? &m_on : &m_off, (double)rss / 1024.0);
+					series_add(on ? &p_on : &p_off, (double)pss / 1024.0);
+				}
+			}
+			destroy_on(conn, name);
+			if (!bt)
+				i = opt.runs;
+		}
+	}
+	conn = sb;
+	armvm_close(ns);
+	fig_row(fig, row("vm.create+vm.start -> first boot-timer write: sandbox (floor: --no-sandbox)",
+			 "ms", &t_on, &t_off, false));
+	fig_row(fig, row("worker RSS outside guest RAM: sandbox (floor: --no-sandbox)", "MiB",
+			 &m_on, &m_off, false));
+	fig_row(fig, row("worker PSS outside guest RAM: sandbox (floor: --no-sandbox)", "MiB",
+			 &p_on, &p_off, false));
+	json_object_set_new(samples, "sandbox_on_ms", samples_json(&t_on));
+	json_object_set_new(samples, "sandbox_off_ms", samples_json(&t_off));
+	series_free(&t_on), series_free(&t_off), series_free(&m_on), series_free(&m_off);
+	series_free(&p_on), series_free(&p_off);
+}
+
 static void fig_memory(void)
 {
 	struct series w1 = { 0 }, wn = { 0 }, p1 = { 0 }, pn = { 0 }, d1 = { 0 }, dn = { 0 };
@@ -1333,6 +1406,8 @@ static void usage(FILE *f)
 "usage: armvmd-bench [options]\n"
 "  --socket PATH     armvmd's socket ($ARMVMD_SOCKET, /run/armvmd/armvmd.sock)\n"
 "  --daemon-pid PID  armvmd's pid (default: found in /proc)\n"
+"  --nosandbox-socket PATH  a second armvmd, started with --no-sandbox: figure 7\n"
+"                    compares the two, samples interleaved\n"
 "  --guest IMG       bare-metal guest (/usr/lib/armvmd-guests/boottimer.img)\n"
 "  --floor PATH      kvm-floor (default: beside this program)\n"
 "  --armvmd PATH     armvmd's binary, to time its exec (/usr/bin/armvmd)\n"
@@ -1387,6 +1462,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--initrd")) sp = &opt.initrd;
 		else if (!strcmp(a, "--cmdline")) sp = &opt.linux_cmdline;
 		else if (!strcmp(a, "--workdir")) sp = &opt.workdir;
+		else if (!strcmp(a, "--nosandbox-socket")) sp = &opt.socket_nosandbox;
 		else if (!strcmp(a, "--only")) sp = &opt.only;
 		else if (!strcmp(a, "--daemon-pid")) ip = &opt.daemon_pid;
 		else if (!strcmp(a, "--runs")) ip = &opt.runs;
@@ -1455,6 +1531,8 @@ int main(int argc, char **argv)
 			fig_rpc();
 		if (wanted("exit"))
 			fig_exit();
+		if (wanted("sandbox"))
+			fig_sandbox();
 	}
 	if (conn)
 		armvm_close(conn);

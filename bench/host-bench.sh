@@ -33,7 +33,8 @@ bench_armvmd() {
 	_tool=$(need_tool armvmd-bench)
 	# shellcheck disable=SC2086
 	bench_run armvmd-bench "$CASE_TMP/armvmd.json" \
-		"$_tool" --daemon-pid "$ARMVMD_PID" --workdir "$CASE_TMP" ${BENCH_ARGS:-}
+		"$_tool" --daemon-pid "$ARMVMD_PID" --workdir "$CASE_TMP" \
+		--nosandbox-socket "$SECOND_SOCKET" ${BENCH_ARGS:-}
 	_rc=$?
 	bench_emit armvmd "$CASE_TMP/armvmd.json" "$_rc"
 	return "$_rc"
@@ -42,7 +43,10 @@ bench_armvmd() {
 need_armvmd
 need_guest
 armvmd_start --log-level warn
+# the sandbox's cost (figure 7): the same VMs through an unjailed daemon
+armvmd_start_second nosb --log-level warn --no-sandbox
 rc=0
 bench_armvmd || rc=1
+armvmd_stop_second
 armvmd_stop
 [ "$rc" = 0 ] || fail "armvmd-bench reported errors (see its JSON)"

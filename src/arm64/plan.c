@@ -115,7 +115,7 @@ int plan_fd(struct vm_plan *plan, int *slot, const char *path, int mode,
 	if (*slot >= 0 || !plan->open_paths)
 		return *slot >= 0 ? *slot :
 		       plan_fail(err, ARMVM_E_INVALID_PARAMS,
-				 "%s %s: no descriptor for it", what, path);
+				 "%s %s: " PLAN_NO_FD, what, path);
 	*slot = open(path, mode | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (*slot < 0)
 		return plan_fail(err, ARMVM_E_IMAGE, "%s %s: %s", what, path,

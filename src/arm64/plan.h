@@ -50,6 +50,8 @@ int plan_file_param(json_t *v, char *name, size_t size, int *fd_index,
 
 struct vm_plan;
 struct layout_error;
+/* the end of a plan error for a file it was given no descriptor for */
+#define PLAN_NO_FD	"no descriptor for it"
 /* (plan.c and plan_virtio.c) The descriptor for one of the plan's files:
  * *slot, or with open_paths path opened now in mode.  -1 with err filled. */
 int plan_fd(struct vm_plan *plan, int *slot, const char *path, int mode,

@@ -162,9 +162,12 @@ static void adopt(struct daemon *d, const char *name)
 	a->e = e;
 	a->fresh = fresh;
 	if (watch_link(e) < 0 || !e->pid || watch_start(e) < 0) {
-		/* nobody listens (a worker that ended while no daemon watched) */
+		/* nobody listens: a worker that ended while no daemon watched,
+		 * or one still setting up for a daemon that is gone (its
+		 * sockets go: it will find no daemon, and end) */
 		watch_stop(e);
 		e->pid = 0;
+		registry_unlink_sockets(e);
 		if (fresh) {
 			a->fresh = true;
 			give_up(a, "nobody answers on its control socket", false);

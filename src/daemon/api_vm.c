@@ -22,16 +22,16 @@
 
 static const struct rpc_param create_params[] = {
 	{ "name", RPC_T_STRING, false, "VM name ([A-Za-z0-9_.-], generated when absent)" },
-	{ "kernel", RPC_T_STRING, true, "arm64 Image (or gzip of one), or zImage for aarch32" },
-	{ "initrd", RPC_T_STRING, false, "initial ramdisk" },
-	{ "dtb", RPC_T_STRING, false, "device tree to use instead of the generated one" },
+	{ "kernel", RPC_T_ANY, true, "arm64 Image (or gzip of one), or zImage for aarch32: an absolute path (opened as the caller) or {\"fd\": N, \"path\": NAME} (descriptor N passed with the request)" },
+	{ "initrd", RPC_T_ANY, false, "initial ramdisk: a path or {\"fd\", \"path\"}" },
+	{ "dtb", RPC_T_ANY, false, "device tree to use instead of the generated one: a path or {\"fd\", \"path\"}" },
 	{ "cmdline", RPC_T_STRING, false, "kernel command line" },
 	{ "memory", RPC_T_ANY, false, "\"SIZE[@BASE]\" or a list of them; first bank holds the kernel (default 512M at 2 GiB)" },
 	{ "vcpus", RPC_T_INT, false, "number of vCPUs (default 1)" },
 	{ "ipa", RPC_T_INT, false, "IPA size in bits (default: smallest covering the map)" },
 	{ "gic", RPC_T_STRING, false, "\"auto\" (default), \"v2\" or \"v3\"" },
 	{ "arch", RPC_T_STRING, false, "\"aarch64\" (default) or \"aarch32\"" },
-	{ "disks", RPC_T_ANY, false, "virtio-blk disks: \"PATH[,ro][,serial=ID][,queues=N]\", {\"path\",\"readonly\",\"serial\",\"queues\"} or a list of them" },
+	{ "disks", RPC_T_ANY, false, "virtio-blk disks: \"PATH[,ro][,serial=ID][,queues=N]\", {\"path\" or \"fd\",\"readonly\",\"serial\",\"queues\"} or a list of them" },
 	{ "nets", RPC_T_ANY, false, "virtio-net interfaces: \"tap=NAME[,mac=MAC]\", {\"tap\",\"mac\"} or a list of them" },
 	{ "hvc", RPC_T_BOOL, false, "a virtio-console (the guest's hvc0; hvc0.log, hvc0.sock)" },
 	{ "rng", RPC_T_BOOL, false, "a virtio-rng entropy device fed by getrandom()" },
@@ -656,8 +656,11 @@ static void info_done(void *arg, json_t *live, const struct rpc_link_error *err)
 		return;
 	}
 	o = info_json(w->e);
-	json_object_set_new(o, "live", err ? json_pack("{s:s}", "error", err->message)
-					    : json_incref(live));
+	live = err ? json_pack("{s:s}", "error", err->message) : json_copy(live);
+	/* the worker knows its pid in its own namespace only (1 in a jail) */
+	if (!err && w->e->pid)
+		json_object_set_new(live, "pid", json_integer(w->e->pid));
+	json_object_set_new(o, "live", live);
 	rpc_deferred_reply(w->call, o);
 	free(w);
 }

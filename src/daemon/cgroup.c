@@ -5,6 +5,7 @@
  * with O_NOFOLLOW: cgroupfs has no symlinks, but the mount point's
  * contents are still not trusted to be what the path says.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -627,6 +628,28 @@ int cgroup_vm_remove(struct cgroup_base *cg, const char *name)
 	if (unlinkat(cg->vms_fd, dir, AT_REMOVEDIR) == 0 || errno == ENOENT)
 		return 0;
 	return -errno;
+}
+
+unsigned cgroup_sweep(struct cgroup_base *cg)
+{
+	int fd = cg->vms_fd >= 0 ? fcntl(cg->vms_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (!dh) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(dh))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		/* a cgroup with processes is EBUSY: it stays */
+		n += unlinkat(cg->vms_fd, de->d_name, AT_REMOVEDIR) == 0;
+	}
+	closedir(dh);
+	return n;
 }
 
 int cgroup_vm_path(const struct cgroup_base *cg, const char *name, char *buf, size_t len)

@@ -107,6 +107,10 @@ int cgroup_vm_create(struct cgroup_base *cg, const char *name, uint64_t mem_max,
  * retry), or -errno. */
 int cgroup_vm_remove(struct cgroup_base *cg, const char *name);
 
+/* Remove every VM cgroup that has no process left (those of workers that
+ * ended, whenever they ended); the others stay.  How many went. */
+unsigned cgroup_sweep(struct cgroup_base *cg);
+
 /* The VM's cgroup path as /proc/PID/cgroup shows it after "0::" (for
  * vm.info).  0, -ENOTSUP when !cg->ok, -ENAMETOOLONG, -EINVAL. */
 int cgroup_vm_path(const struct cgroup_base *cg, const char *name, char *buf, size_t len);

@@ -6,6 +6,7 @@
 #include <ev.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -143,12 +144,20 @@ struct daemon {
 	/* containment (docs/SECURITY.md) */
 	struct files_policy files_policy;	/* --allow-block-devices, --allow-tap */
 	bool sandbox;			/* jailed workers; --no-sandbox turns it off */
+	bool test_seccomp_trip;		/* --test-seccomp-trip: workers make a forbidden call */
 	uid_t worker_id_first;		/* --worker-ids FIRST:COUNT */
 	unsigned worker_id_count;
 	int worker_exe_fd;		/* armvmd-worker, O_PATH, held from the start */
 	char worker_exe[PATH_MAX];
 	struct cgroup_base cgroup;	/* the workers' cgroups (cgroup.h) */
 };
+
+/* The cgroup of e's worker: named by the VM and the worker's uid, so that
+ * a new VM of the same name never meets a dying worker's cgroup. */
+static inline void vm_cgroup_name(const struct vm_entry *e, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%u", e->name, (unsigned)e->worker_uid);
+}
 
 /* e's runtime directory as a directory fd (opened when first needed,
  * without following a symlink); -1 when it does not exist. */
@@ -185,6 +194,10 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
  * owner, off the loop), admit it, spawn; e->pending (may be NULL) is
  * answered when it is up or failed. */
 void registry_start(struct vm_entry *e);
+/* Remove the sockets the daemon bound for e's worker (it ended, or it
+ * never listened: a worker not ready when its daemon died must not be
+ * found by the next one). */
+void registry_unlink_sockets(struct vm_entry *e);
 /* The real uid of process pid (a re-adopted worker's own), 0 if unknown. */
 uid_t registry_worker_uid_of(pid_t pid);
 /* End e's worker: SIGKILL after grace_s (0: now) unless it ends by itself.

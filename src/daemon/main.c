@@ -174,6 +174,7 @@ int daemon_main(int argc, char **argv)
 		{ "worker-binary", required_argument, NULL, 'W' },
 		{ "allow-block-devices", no_argument, NULL, 'B' },
 		{ "allow-tap", required_argument, NULL, 'T' },
+		{ "test-seccomp-trip", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = getenv("ARMVMD_SOCKET");
@@ -229,6 +230,9 @@ int daemon_main(int argc, char **argv)
 			break;
 		case 'W':
 			worker_binary = optarg;
+			break;
+		case 'S':
+			d.test_seccomp_trip = true;
 			break;
 		case 'B':
 			d.files_policy.allow_block_devices = true;
@@ -323,6 +327,9 @@ int daemon_main(int argc, char **argv)
 	 * then only worth a word */
 	if (open_worker_binary(&d, worker_binary) < 0 && (worker_binary || ARMVMD_KVM))
 		return 1;
+	if (d.test_seccomp_trip)
+		log_warn("--test-seccomp-trip: every worker makes a forbidden call once it "
+			 "runs (a test of the seccomp report)");
 	if (!d.sandbox)
 		log_warn("--no-sandbox: workers run as root with every capability, no "
 			 "namespaces, no seccomp (debugging only)");

@@ -186,8 +186,6 @@ void registry_remove(struct vm_entry *e)
 	if (r < 0 && r != -ENOENT)
 		log_warn("VM %s: removing its definition: %s", e->name, strerror(-r));
 	registry_remove_dir(e);
-	if (e->d->cgroup.ok)
-		cgroup_vm_remove(&e->d->cgroup, e->name);
 	plan_files_close(&e->kept);
 	json_decref(e->params);
 	free(e->plan);
@@ -318,6 +316,22 @@ static void plan_work(void *arg)
 	if (!j->who.known)
 		files_cred_of_uid(j->who.uid, &j->who);
 	if (vmfiles_open(j->spec, &j->who, &j->copy, &j->policy, &res->files, &why) < 0) {
+		/* what the plan refuses before it looks at a file (an
+		 * address space the host cannot give) is said first */
+		struct plan_files none;
+		struct vm_plan *probe = calloc(1, sizeof(*probe));
+
+		plan_files_init(&none);
+		if (probe && plan_build(j->spec, &j->host, &none, probe, &err) < 0 &&
+		    !strstr(err.message, PLAN_NO_FD)) {
+			free(probe);
+			files_refusal_clear(&why);
+			res->code = err.code;
+			snprintf(res->message, sizeof(res->message), "%s", err.message);
+			res->data = plan_error_data(&err);
+			return;
+		}
+		free(probe);
 		res->code = why.code;
 		snprintf(res->message, sizeof(res->message), "%s", why.message);
 		res->data = why.data;
@@ -496,6 +510,9 @@ static json_t *hexstr(uint64_t v)
 	return json_string(buf);
 }
 
+static json_t *files_json(struct vm_entry *e);
+static json_t *sandbox_json(struct vm_entry *e);
+
 json_t *vm_entry_json(struct vm_entry *e)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s}", "name", e->name,
@@ -522,6 +539,49 @@ json_t *vm_entry_json(struct vm_entry *e)
 	snprintf(path, sizeof(path), "%s/worker.log", e->dir);
 	json_object_set_new(o, "worker_log", json_string(path));
 	json_object_set_new(o, "created_at", json_integer(e->created_at));
+	json_object_set_new(o, "files", files_json(e));
+	json_object_set_new(o, "sandbox", sandbox_json(e));
+	return o;
+}
+
+/* Where the VM's files come from (vmfiles.h), and whether this daemon
+ * still holds what came as descriptors. */
+static json_t *files_json(struct vm_entry *e)
+{
+	const char *kind = vmfiles_kind(e->params);
+	const int *f = &e->kept.kernel;
+	bool held = false;
+
+	for (size_t i = 0; i < sizeof(e->kept) / sizeof(int); i++)
+		held |= f[i] >= 0;
+	if (!strcmp(kind, "paths") || !strcmp(kind, "none"))
+		return json_pack("{s:s, s:s}", "kind", kind, "opened_as", "owner");
+	return json_pack("{s:s, s:b, s:s}", "kind", kind, "held", held,
+			 "note", held ? "kept while the VM is defined in this daemon"
+				      : "the descriptors were lost (daemon restart): create "
+					"the VM again to set it up again");
+}
+
+/* The worker's confinement, as far as the supervisor set it up. */
+static json_t *sandbox_json(struct vm_entry *e)
+{
+	struct daemon *d = e->d;
+	json_t *o = json_pack("{s:b}", "enabled", d->sandbox);
+
+	if (!d->sandbox)
+		return o;
+	if (e->pid && e->worker_uid) {
+		json_object_set_new(o, "uid", json_integer(e->worker_uid));
+		json_object_set_new(o, "gid", json_integer(e->worker_uid));
+	}
+	if (d->cgroup.ok && e->pid && e->worker_uid) {
+		char cgname[96];
+
+		vm_cgroup_name(e, cgname, sizeof(cgname));
+		json_object_set_new(o, "cgroup", cgroup_vm_stats(&d->cgroup, cgname));
+	}
+	else
+		json_object_set_new(o, "cgroup", json_null());
 	return o;
 }
 
@@ -741,17 +801,22 @@ static void describe_exit(const struct vm_entry *e, int status, char *buf, size_
 		snprintf(buf, len, "%s", what);
 }
 
+void registry_unlink_sockets(struct vm_entry *e)
+{
+	static const char *const socks[] = { "control.sock", "console.sock", "hvc0.sock" };
+	int dfd = vm_dirfd(e);
+
+	if (dfd >= 0)
+		for (unsigned i = 0; i < sizeof(socks) / sizeof(socks[0]); i++)
+			unlinkat(dfd, socks[i], 0);
+}
+
 /* What a worker leaves behind: its sockets (bound by us) and its cgroup. */
 static void worker_leftovers(struct vm_entry *e)
 {
-	static const char *const socks[] = { "control.sock", "console.sock", "hvc0.sock" };
-	int r;
-
-	if (e->dirfd >= 0)
-		for (unsigned i = 0; i < sizeof(socks) / sizeof(socks[0]); i++)
-			unlinkat(e->dirfd, socks[i], 0);
-	if (e->d->cgroup.ok && (r = cgroup_vm_remove(&e->d->cgroup, e->name)) < 0)
-		log_debug("VM %s: its cgroup stays for now: %s", e->name, strerror(-r));
+	registry_unlink_sockets(e);
+	if (e->d->cgroup.ok)
+		cgroup_sweep(&e->d->cgroup);
 }
 
 static void on_worker_exited(struct vm_entry *e, int status, const char *reason)
@@ -955,15 +1020,18 @@ static int bind_socket(struct vm_entry *e, const char *name)
 		close(fd);
 		return r;
 	}
+	/* root's alone until vm_file_share says otherwise (bind() left it
+	 * at 0777 less the umask: writable, so connectable, by root only) */
+	fs_share_at(e->dirfd, name, 0, 0600);
 	return fd;
 }
 
-/* the lowest worker uid no live worker has */
+/* the lowest worker uid no live worker has (nor one still dying) */
 static uid_t pick_worker_uid(struct daemon *d)
 {
 	for (unsigned i = 0; i < d->worker_id_count; i++) {
 		uid_t u = d->worker_id_first + i;
-		bool used = false;
+		bool used = watch_reaping_uid(d, u);
 
 		for (struct vm_entry *o = d->vms; o && !used; o = o->next)
 			used = o->worker_uid == u;
@@ -981,9 +1049,10 @@ static int write_spec(struct vm_entry *e, json_t *fds)
 	int r;
 
 	registry_plan_host(&h);
-	spec = json_pack("{s:O, s:i, s:s, s:O, s:b, s:{s:i, s:b, s:b, s:b, s:b}, s:{s:I, s:I}}",
+	spec = json_pack("{s:O, s:i, s:s, s:O, s:b, s:b, s:{s:i, s:b, s:b, s:b, s:b}, s:{s:I, s:I}}",
 			 "params", e->params, "owner", (int)e->owner, "dir", e->dir,
 			 "fds", fds, "sandbox", e->d->sandbox,
+			 "test_seccomp_trip", e->d->test_seccomp_trip,
 			 "host", "ipa_limit_bits", h.limits.ipa_limit_bits,
 			 "ipa_cap", h.limits.ipa_cap, "gic_v2", h.gic_v2,
 			 "gic_v3", h.gic_v3, "el1_32bit", h.el1_32bit,
@@ -1160,7 +1229,11 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 		sf.js.gid = (gid_t)e->worker_uid;
 		worker_bounds(e, run, &sf.js, &mem_max, &pids);
 		if (d->cgroup.ok) {
-			cgfd = cgroup_vm_create(&d->cgroup, e->name, mem_max, pids, 100 *
+			char cgname[96];
+
+			cgroup_sweep(&d->cgroup);
+			vm_cgroup_name(e, cgname, sizeof(cgname));
+			cgfd = cgroup_vm_create(&d->cgroup, cgname, mem_max, pids, 100 *
 						(p ? p->cfg.vcpus : 1), msg, msglen);
 			if (cgfd < 0) {
 				r = cgfd;

@@ -109,6 +109,16 @@ int vmfiles_dup(const struct plan_files *kept, struct plan_files *copy)
 
 static void out_of_fds(struct files_refusal *why, const char *param, int err)
 {
+	if (err == -EBADF) {
+		/* a definition from vm.create's descriptors, this daemon
+		 * restarted since: nothing to open it from */
+		why->code = ARMVM_E_STATE;
+		snprintf(why->message, sizeof(why->message), "%s came as a descriptor with "
+			 "vm.create, which this daemon no longer holds (it was restarted): "
+			 "create the VM again", param);
+		why->data = json_pack("{s:s, s:s}", "param", param, "reason", "descriptor-lost");
+		return;
+	}
 	why->code = ARMVM_E_RESOURCE;
 	snprintf(why->message, sizeof(why->message), "%s: %s", param, strerror(-err));
 	why->data = json_pack("{s:s, s:s}", "param", param, "reason", "error");

@@ -30,9 +30,18 @@ struct reaper {
 	struct reaper *next;
 	struct daemon *d;
 	pid_t pid;
+	uid_t uid;			/* its worker uid: no other until it is gone */
 	int pidfd;
 	ev_io watcher;
 };
+
+bool watch_reaping_uid(const struct daemon *d, uid_t uid)
+{
+	for (const struct reaper *r = d->reaping; r; r = r->next)
+		if (r->uid == uid)
+			return true;
+	return false;
+}
 
 static int connect_unix(const char *path);
 
@@ -194,6 +203,8 @@ static void reaper_cb(struct ev_loop *loop, ev_io *w, int revents)
 	/* a child is reaped; an adopted worker is init's to reap */
 	waitpid(r->pid, &status, WNOHANG);
 	log_debug("worker %d of a removed VM has ended", (int)r->pid);
+	if (r->d->cgroup.ok)
+		cgroup_sweep(&r->d->cgroup);
 	reaper_free(r->d, r);
 }
 
@@ -211,6 +222,7 @@ void watch_abandon(struct vm_entry *e)
 	if (r && e->pidfd >= 0) {
 		r->d = d;
 		r->pid = e->pid;
+		r->uid = e->worker_uid;
 		r->pidfd = e->pidfd;
 		ev_io_stop(d->loop, &e->pid_watcher);
 		e->pidfd = -1;

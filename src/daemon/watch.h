@@ -66,4 +66,7 @@ bool watch_exit_word(struct vm_entry *e, int *code, char *reason, size_t len);
 /* Open or close the console link as subscriptions require. */
 void watch_console_update(struct vm_entry *e);
 
+/* Is a removed VM's worker of this uid still dying? */
+bool watch_reaping_uid(const struct daemon *d, uid_t uid);
+
 #endif

@@ -579,6 +579,14 @@ static int seccomp_lock(struct worker *w, int exit_fd)
 	return 0;
 }
 
+/* armvmd --test-seccomp-trip: a call no list allows, to see the report */
+static void seccomp_trip(int revents, void *arg)
+{
+	int fd = open("/", O_RDONLY | O_CLOEXEC);
+
+	log_error("the seccomp trip was not caught (open: %d)", fd);
+}
+
 int worker_main(int spec_fd)
 {
 	static struct worker w;		/* one per process, large */
@@ -591,7 +599,7 @@ int worker_main(int spec_fd)
 	json_error_t jerr;
 	json_t *spec, *params, *fds;
 	int r, status_fd = -1, exit_fd = -1, control_fd;
-	bool sandboxed;
+	bool sandboxed, trip;
 
 	signal(SIGPIPE, SIG_IGN);
 	w.loop = ev_default_loop(EVFLAG_AUTO);
@@ -615,6 +623,7 @@ int worker_main(int spec_fd)
 	snprintf(w.dir, sizeof(w.dir), "%s",
 		 json_string_value(json_object_get(spec, "dir")) ?: ".");
 	sandboxed = json_is_true(json_object_get(spec, "sandbox"));
+	trip = json_is_true(json_object_get(spec, "test_seccomp_trip"));
 	log_set_prefix("armvmd-worker");
 	/* the logs' bounds (spec.limits, from the supervisor; 1 MiB each) */
 	json_t *limits = json_object_get(spec, "limits");
@@ -698,6 +707,8 @@ int worker_main(int spec_fd)
 			snprintf(w.exit_reason, sizeof(w.exit_reason),
 				 "cannot install the seccomp filters");
 		} else {
+			if (sandboxed && trip)
+				ev_once(w.loop, -1, 0, 0.2, seccomp_trip, NULL);
 			ev_run(w.loop, 0);
 		}
 	} else {

@@ -3,7 +3,7 @@
 # needs: guests
 #
 # make bench still works: armvmd-bench --quick (a few runs of each figure,
-# one Linux boot) against a live armvmd prints well-formed JSON with all six
+# one Linux boot) against a live armvmd prints well-formed JSON with all seven
 # figures, a median for each row and no errors.  No time is asserted: a
 # benchmark is not a test (make bench measures; docs/PERFORMANCE.md).
 
@@ -13,6 +13,7 @@ tool=$(need_tool armvmd-bench)
 need_tool kvm-floor >/dev/null
 [ -f "$GUEST_DIR/boottimer.img" ] || fail "no $GUEST_DIR/boottimer.img (make guests)"
 armvmd_start
+armvmd_start_second nosb --no-sandbox
 
 say "the floor alone runs the guest to power-off"
 assert_ok "$ARMVMD_TESTS/kvm-floor" --loops 10 "$GUEST_DIR/boottimer.img"
@@ -23,6 +24,7 @@ assert_match "$(json_get marks_ns.1 "$CASE_TMP/floor.json")" '^[0-9]+$' "second 
 
 say "armvmd-bench --quick"
 "$tool" --quick --daemon-pid "$ARMVMD_PID" --workdir "$CASE_TMP" \
+	--nosandbox-socket "$SECOND_SOCKET" \
 	>"$CASE_TMP/bench.json" 2>"$CASE_TMP/bench-progress.log"
 rc=$?
 cat "$CASE_TMP/bench-progress.log"
@@ -34,7 +36,7 @@ grep -q '^errors	a	' "$CASE_TMP/flat.txt" ||
 assert_eq "$rc" 0 "armvmd-bench exit status"
 
 i=0
-for id in start linux memory rate rpc exit; do
+for id in start linux memory rate rpc exit sandbox; do
 	assert_json "figures.$i.id" "$id" "$CASE_TMP/bench.json"
 	# every row has a median: the figure was measured, whatever its value
 	rows=$(grep -c "^figures\.$i\.rows\.[0-9]*\.label	" "$CASE_TMP/flat.txt")
@@ -52,5 +54,8 @@ for r in 0 1; do
 		"figure 1 row $r ratio to the floor"
 done
 assert_json figures.5.notes.armvmd_mmio_exits 102 "$CASE_TMP/bench.json"
+assert_match "$(json_get figures.6.rows.0.ratio "$CASE_TMP/bench.json")" '^[0-9.e+-]+$' \
+	"figure 7: the sandbox's cost as a ratio"
+armvmd_stop_second
 armvmd_stop
 assert_eq "$ARMVMD_RC" 0 "armvmd exit status"

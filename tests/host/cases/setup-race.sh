@@ -45,7 +45,9 @@ done
 [ -n "$WPID" ] || fail "no worker for race appeared"
 kill -STOP "$WPID"
 note "worker $WPID stopped after $n looks"
-if [ -S "$rundir/control.sock" ]; then
+# the daemon binds the sockets at spawn; the worker listens once it is
+# set up (a listening socket has the __SO_ACCEPTCON flag in /proc/net/unix)
+if grep -q " 00010000 .* $rundir/control.sock\$" /proc/net/unix; then
 	# too late: it was set up already; the new daemon adopts it instead
 	EARLY=no
 	note "the worker had its control socket already: the adoption path runs"

@@ -114,14 +114,15 @@ say "input reaches the guest through the new daemon's console link"
 run sh -c "echo 'echo MARK\$((6*7))' | $ARMVMCTL --socket $SOCK console g1 --linger 5"
 assert_contains "$RUN_OUT" "MARK42" "the guest shell's answer"
 
-say "the socket's group attaches to the console too; the worker's control socket is root's"
+say "the console is its owner's (root's: no admin group); the control socket is root's"
 assert_eq "$(stat -c '%U:%G %a' /run/armvmd/vms/g1)" "root:armvm 750" "owner and mode of g1's runtime dir"
-assert_eq "$(stat -c '%U:%G %a' /run/armvmd/vms/g1/console.sock)" "root:armvm 660" "owner and mode of console.sock"
+assert_eq "$(stat -c '%U:%G %a' /run/armvmd/vms/g1/console.sock)" "root:root 600" "owner and mode of console.sock"
 assert_eq "$(stat -c '%U:%G %a' /run/armvmd/vms/g1/control.sock)" "root:root 600" "owner and mode of control.sock"
 if [ -n "$SETPRIV" ]; then
-	run $SETPRIV --reuid=nobody --regid=armvm --clear-groups \
-		sh -c "echo 'echo GROUP\$((6*7))' | $ARMVMCTL --socket $SOCK console g1 --linger 5"
-	assert_contains "$RUN_OUT" "GROUP42" "the guest's answer to a member of armvm"
+	# a member of the socket's group is not the VM's owner: no console
+	assert_fails $SETPRIV --reuid=nobody --regid=armvm --clear-groups \
+		"$ARMVMCTL" --socket "$SOCK" console g1 --linger 1 </dev/null
+	assert_contains "$RUN_OUT" "32011" "armvmctl console g1 as a member of armvm"
 	# the worker's own socket refuses the group's members (EACCES)
 	assert_fails $SETPRIV --reuid=nobody --regid=armvm --clear-groups \
 		"$ARMVMCTL" --socket /run/armvmd/vms/g1/control.sock --json host

@@ -14,6 +14,11 @@
 #   armvmd_stop [SECONDS] [SIG] send SIG (TERM) to $ARMVMD_PID, wait for exit
 #                              (5 s); sets ARMVMD_RC; fails if it does not exit
 #   ctl ARGS...                armvmctl --socket $ARMVMD_SOCKET ARGS
+#   armvmd_start_second NAME [ARGS...]  another armvmd beside the first, on
+#                              /run/armvmd-NAME/armvmd.sock with its own runtime
+#                              and state directories (for comparisons); sets
+#                              SECOND_SOCKET, SECOND_PID
+#   armvmd_stop_second         stop it
 
 : "${ARMVMD:=/usr/bin/armvmd}"
 : "${ARMVMCTL:=/usr/bin/armvmctl}"
@@ -94,4 +99,21 @@ armvmd_stop() {
 	ARMVMD_RC=$WAIT_RC
 	note "armvmd exited with status $ARMVMD_RC"
 	ARMVMD_PID=
+}
+
+armvmd_start_second() {
+	_name=$1
+	shift
+	_s=$ARMVMD_SOCKET _p=${ARMVMD_PID:-} _l=${ARMVMD_LOG:-}
+	ARMVMD_SOCKET=/run/armvmd-$_name/armvmd.sock
+	armvmd_start --runtime-dir "/run/armvmd-$_name" --state-dir "$CASE_TMP/state-$_name" "$@"
+	SECOND_SOCKET=$ARMVMD_SOCKET SECOND_PID=$ARMVMD_PID
+	ARMVMD_SOCKET=$_s ARMVMD_PID=$_p ARMVMD_LOG=$_l
+}
+
+armvmd_stop_second() {
+	[ -n "${SECOND_PID:-}" ] || return 0
+	kill -TERM "$SECOND_PID" 2>/dev/null
+	wait_exit "$SECOND_PID" 5 || kill -KILL "$SECOND_PID" 2>/dev/null
+	SECOND_PID=
 }

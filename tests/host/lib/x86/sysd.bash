@@ -14,7 +14,7 @@
 #   - the guest payloads and the per-run part, as for the busybox hosts.
 
 # kernel command line additions: systemd from the initramfs
-SYSD_APPEND="rdinit=/sbin/init"
+SYSD_APPEND="rdinit=/usr/lib/armvmd-host/init"
 # what the cases get in /etc/armvmd-host.conf (before --env)
 SYSD_ENV="ARMVMD=/usr/sbin/armvmd ARMVMD_HOST_CASE_CLEANUP=/usr/lib/armvmd-host/case-cleanup"
 
