@@ -132,9 +132,9 @@ static enum authz_action kind_action(unsigned kind)
 	return AUTHZ_UNSET;
 }
 
-/* Does s want this event, and may it see it?  e: the VM (NULL: gone, and
- * only its open kinds go out). */
-static bool matches(struct daemon *d, const struct subscriber *s, const struct vm_entry *e,
+/* Does s want this event, and may it see it?  owner: the VM's
+ * (EVENTS_NO_OWNER: gone, and only its open kinds go out). */
+static bool matches(struct daemon *d, const struct subscriber *s, uid_t owner,
 		    const char *vm, unsigned kind)
 {
 	enum authz_action a = kind_action(kind);
@@ -143,15 +143,13 @@ static bool matches(struct daemon *d, const struct subscriber *s, const struct v
 		return false;
 	if (a == AUTHZ_READ || s->internal)
 		return true;
-	return e && authz_may(d, &s->who, e->owner, a);
+	return owner != EVENTS_NO_OWNER && authz_may(d, &s->who, owner, a);
 }
 
-bool events_want_console(struct daemon *d, const char *vm)
+bool events_want_console(struct daemon *d, const char *vm, uid_t owner)
 {
-	const struct vm_entry *e = registry_find(d, vm);
-
 	for (struct subscriber *s = d->subscribers; s; s = s->next)
-		if (matches(d, s, e, vm, EVENT_CONSOLE))
+		if (matches(d, s, owner, vm, EVENT_CONSOLE))
 			return true;
 	return false;
 }
@@ -165,10 +163,9 @@ unsigned events_count(const struct daemon *d)
 	return n;
 }
 
-void events_emit(struct daemon *d, const char *vm, enum event_kind kind,
+void events_emit(struct daemon *d, const char *vm, uid_t owner, enum event_kind kind,
 		 json_t *fields)
 {
-	const struct vm_entry *e = registry_find(d, vm);
 	struct timespec now;
 	json_t *msg;
 
@@ -182,7 +179,7 @@ void events_emit(struct daemon *d, const char *vm, enum event_kind kind,
 			"params", fields);
 	walking++;
 	for (struct subscriber *s = d->subscribers; s; s = s->next)
-		if (matches(d, s, e, vm, kind) && server_send(s->conn, msg) < 0)
+		if (matches(d, s, owner, vm, kind) && server_send(s->conn, msg) < 0)
 			s->conn = NULL;	/* gone, or told it reads too little */
 	walking--;
 	prune(d);

@@ -42,11 +42,15 @@ void events_client_closed(struct daemon *d, void *conn);
 /* Subscriptions in force (for tests and daemon.info). */
 unsigned events_count(const struct daemon *d);
 
-/* Emit one event about vm (fields stolen; "kind", "vm", "time" added). */
-void events_emit(struct daemon *d, const char *vm, enum event_kind kind,
+/* the owner of a VM that is gone: only events open to all go out */
+#define EVENTS_NO_OWNER ((uid_t)-1)
+
+/* Emit one event about vm, owned by owner (fields stolen; "kind", "vm",
+ * "time" added): each subscriber gets it if it may (authz.h). */
+void events_emit(struct daemon *d, const char *vm, uid_t owner, enum event_kind kind,
 		 json_t *fields);
 
-/* Does anyone want console lines of this VM? */
-bool events_want_console(struct daemon *d, const char *vm);
+/* Does anyone want, and may see, console lines of this VM? */
+bool events_want_console(struct daemon *d, const char *vm, uid_t owner);
 
 #endif

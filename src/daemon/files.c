@@ -598,7 +598,7 @@ int files_open_tap(const struct server_peer_cred *who, const char *param, const 
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	/* virtio_net.c's flags; EXCL: a new TAP, or EBUSY when the name exists */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL;
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL);
 	if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
 		/* non-persistent: it goes when the VM's descriptor closes */
 		if (!root && ioctl(fd, TUNSETOWNER, (unsigned long)who->uid) < 0)

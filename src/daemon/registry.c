@@ -233,7 +233,7 @@ void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 	if (s == VM_RUNNING && prev != VM_PAUSED)
 		clock_gettime(CLOCK_MONOTONIC, &e->started_at);
-	events_emit(e->d, e->name, EVENT_STATE,
+	events_emit(e->d, e->name, e->owner, EVENT_STATE,
 		    json_pack("{s:s, s:s, s:s, s:b}", "state", state_names[s],
 			      "previous", state_names[prev], "reason", reason,
 			      "unresponsive", e->unresponsive));
@@ -248,7 +248,7 @@ void registry_set_responsive(struct vm_entry *e, bool responsive, const char *wh
 		log_info("VM %s: %s", e->name, why);
 	else
 		log_warn("VM %s: unresponsive: %s", e->name, why);
-	events_emit(e->d, e->name, EVENT_STATE,
+	events_emit(e->d, e->name, e->owner, EVENT_STATE,
 		    json_pack("{s:s, s:s, s:s, s:b}", "state", state_names[e->state],
 			      "previous", state_names[e->state], "reason", why,
 			      "unresponsive", e->unresponsive));
@@ -257,7 +257,7 @@ void registry_set_responsive(struct vm_entry *e, bool responsive, const char *wh
 
 void registry_destroy(struct vm_entry *e, const char *reason)
 {
-	events_emit(e->d, e->name, EVENT_STATE,
+	events_emit(e->d, e->name, e->owner, EVENT_STATE,
 		    json_pack("{s:s, s:s, s:s}", "state", "destroyed",
 			      "previous", state_names[e->state], "reason", reason));
 	registry_remove(e);
@@ -893,7 +893,7 @@ static void on_worker_event(struct vm_entry *e, const char *kind, json_t *params
 		snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "rebooted");
 		e->state = VM_RUNNING;
 		log_info("VM %s: reset in place (%s)", e->name, e->reason);
-		events_emit(e->d, e->name, EVENT_STATE,
+		events_emit(e->d, e->name, e->owner, EVENT_STATE,
 			    json_pack("{s:s, s:s, s:s, s:b}", "state", "running",
 				      "previous", state_names[prev], "reason", e->reason,
 				      "unresponsive", e->unresponsive));
@@ -905,7 +905,7 @@ static void on_worker_event(struct vm_entry *e, const char *kind, json_t *params
 		json_t *f = json_deep_copy(params);
 
 		json_object_del(f, "kind");
-		events_emit(e->d, e->name, EVENT_DEVICE, f);
+		events_emit(e->d, e->name, e->owner, EVENT_DEVICE, f);
 	}
 }
 

@@ -371,7 +371,7 @@ static void console_line(struct vm_entry *e, char *line)
 
 	if (n && line[n - 1] == '\r')
 		line[--n] = '\0';
-	events_emit(e->d, e->name, EVENT_CONSOLE,
+	events_emit(e->d, e->name, e->owner, EVENT_CONSOLE,
 		    json_pack("{s:o}", "line", json_string_lossy(line, n)));
 }
 
@@ -385,7 +385,7 @@ static void console_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 void watch_console_update(struct vm_entry *e)
 {
-	bool want = e->pid && events_want_console(e->d, e->name);
+	bool want = e->pid && events_want_console(e->d, e->name, e->owner);
 	int fd;
 
 	if (!want) {

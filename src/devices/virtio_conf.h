@@ -32,7 +32,7 @@ struct virtio_blk_conf {
 
 struct virtio_net_conf {
 	char tap[VIRTIO_TAP_NAME_MAX + 1];	/* "": the kernel names it */
-	int fd;					/* attached by the supervisor; -1: attach here */
+	int fd;					/* attached by the supervisor */
 	uint8_t mac[6];
 };
 

@@ -316,40 +316,26 @@ static const struct virtio_ops net_ops = {
 };
 
 /* Attach to the TAP named in conf, creating it when it does not exist. */
+/* The TAP the supervisor attached for the VM's owner (the worker opens
+ * no device itself): its name, its header size and offloads. */
 static int tap_open(struct net *n, char *msg, size_t msglen)
 {
 	struct ifreq ifr;
 	int hdr = NET_HDR_LEN, r;
 
-	if (n->conf.fd >= 0) {
-		/* attached by the supervisor, for the VM's owner */
-		n->tap_fd = n->conf.fd;
-		fcntl(n->tap_fd, F_SETFL, fcntl(n->tap_fd, F_GETFL) | O_NONBLOCK);
-		memset(&ifr, 0, sizeof(ifr));
-		if (ioctl(n->tap_fd, TUNGETIFF, &ifr) < 0) {
-			r = -errno;
-			snprintf(msg, msglen, "TAP: TUNGETIFF: %s", strerror(-r));
-			return r;
-		}
-		goto attached;
+	if (n->conf.fd < 0) {
+		snprintf(msg, msglen, "TAP %s: no descriptor for it",
+			 n->conf.tap[0] ? n->conf.tap : "(new)");
+		return -EBADF;
 	}
-	n->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (n->tap_fd < 0) {
-		r = -errno;
-		snprintf(msg, msglen, "/dev/net/tun: %s%s", strerror(-r),
-			 r == -ENOENT ? " (is the tun module loaded?)" : "");
-		return r;
-	}
+	n->tap_fd = n->conf.fd;
+	fcntl(n->tap_fd, F_SETFL, fcntl(n->tap_fd, F_GETFL) | O_NONBLOCK);
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", n->conf.tap);
-	if (ioctl(n->tap_fd, TUNSETIFF, &ifr) < 0) {
+	if (ioctl(n->tap_fd, TUNGETIFF, &ifr) < 0) {
 		r = -errno;
-		snprintf(msg, msglen, "TAP %s: TUNSETIFF: %s", n->conf.tap[0]
-			 ? n->conf.tap : "(new)", strerror(-r));
+		snprintf(msg, msglen, "TAP: TUNGETIFF: %s", strerror(-r));
 		return r;
 	}
-attached:
 	snprintf(n->ifname, sizeof(n->ifname), "%s", ifr.ifr_name);
 	if (ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0) {
 		r = -errno;

@@ -726,17 +726,17 @@ static ssize_t client_recv(struct client *c)
 		return n;
 	b.truncated = (m.msg_flags & MSG_CTRUNC) != 0;
 	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+		const unsigned char *p;
 		unsigned k;
-		int *p;
 
 		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
 			continue;
 		k = (unsigned)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		p = (int *)CMSG_DATA(h);
+		p = CMSG_DATA(h);
 		for (unsigned i = 0; i < k; i++) {
 			int fd;
 
-			memcpy(&fd, p + i, sizeof(fd));
+			memcpy(&fd, p + i * sizeof(int), sizeof(fd));
 			if (b.n < SERVER_MAX_FDS) {
 				b.fds[b.n++] = fd;
 			} else {

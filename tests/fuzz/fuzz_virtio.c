@@ -125,7 +125,8 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
 	if (fd != tap_fd || tap_fd < 0)
 		return __real_ioctl(fd, req, arg);
 	switch (req) {
-	case TUNSETIFF: {
+	case TUNSETIFF:
+	case TUNGETIFF: {
 		struct ifreq *ifr = arg;
 
 		if (!ifr->ifr_name[0])
@@ -169,8 +170,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	env.loop = loop;
 	fd_rw = disk("disk-rw");
 	fd_ro = disk("disk-ro");
-	snprintf(rw.path, sizeof(rw.path), "/proc/self/fd/%d", fd_rw);
-	snprintf(ro.path, sizeof(ro.path), "/proc/self/fd/%d", fd_ro);
+	snprintf(rw.path, sizeof(rw.path), "disk-rw");
+	snprintf(ro.path, sizeof(ro.path), "disk-ro");
+	/* the devices take descriptors, as from the supervisor */
+	rw.fd = fd_rw;
+	ro.fd = fd_ro;
+	net.fd = __wrap_open("/dev/net/tun", O_RDWR);
+	if (net.fd < 0)
+		fuzz_fail("the fake TAP: %s", strerror(errno));
 	if (console_init(&con, loop, NULL) < 0)
 		fuzz_fail("console_init");
 
@@ -194,9 +201,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		devs[i]->spi = 16 + i;
 		devs[i]->irq_pulse = irq_pulse;
 	}
-	/* the blk devices keep their images open: the memfds are theirs */
-	close(fd_rw);
-	close(fd_ro);
+	/* the devices own their descriptors now */
 	return 0;
 }
 

@@ -249,7 +249,7 @@ static void test_console_events(void **state)
 	d.loop = loop;
 	e = registry_add(&d, "web");
 	e->owner = OWNER;
-	assert_false(events_want_console(&d, "web"));
+	assert_false(events_want_console(&d, "web", e->owner));
 	for (int i = 0; i < NSUB; i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
 		assert_int_equal(server_add_client(&srv, sv[i][0]), 0);
@@ -257,13 +257,13 @@ static void test_console_events(void **state)
 						     EVENT_STATE | EVENT_CONSOLE), 0);
 		/* the other uid alone wants them, and may not: no console link */
 		if (i == 0)
-			assert_false(events_want_console(&d, "web"));
+			assert_false(events_want_console(&d, "web", e->owner));
 	}
-	assert_true(events_want_console(&d, "web"));
-	events_emit(&d, "web", EVENT_CONSOLE, json_pack("{s:s}", "line", "SECRET-LINE"));
-	events_emit(&d, "web", EVENT_STATE, json_pack("{s:s}", "state", "running"));
+	assert_true(events_want_console(&d, "web", e->owner));
+	events_emit(&d, "web", e->owner, EVENT_CONSOLE, json_pack("{s:s}", "line", "SECRET-LINE"));
+	events_emit(&d, "web", e->owner, EVENT_STATE, json_pack("{s:s}", "state", "running"));
 	/* a console line of a VM nobody knows (gone): nobody but internal */
-	events_emit(&d, "gone", EVENT_CONSOLE, json_pack("{s:s}", "line", "GONE-LINE"));
+	events_emit(&d, "gone", EVENTS_NO_OWNER, EVENT_CONSOLE, json_pack("{s:s}", "line", "GONE-LINE"));
 	for (int i = 0; i < NSUB; i++) {
 		const char *got = drain(sv[i][1], loop);
 
@@ -277,7 +277,7 @@ static void test_console_events(void **state)
 	}
 	/* a subscription without credentials is internal: it sees all */
 	assert_int_equal(events_subscribe(&d, srv.clients, "web", EVENT_CONSOLE), 0);
-	events_emit(&d, "web", EVENT_CONSOLE, json_pack("{s:s}", "line", "LINE-TWO"));
+	events_emit(&d, "web", e->owner, EVENT_CONSOLE, json_pack("{s:s}", "line", "LINE-TWO"));
 	assert_non_null(strstr(drain(sv[NSUB - 1][1], loop), "LINE-TWO"));
 
 	server_close(&srv);

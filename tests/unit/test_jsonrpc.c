@@ -930,7 +930,7 @@ static void test_events_disconnect(void **state)
 	memset(line, 'z', sizeof(line) - 1);
 	line[sizeof(line) - 1] = '\0';
 	for (int k = 0; k < 400; k++) {
-		events_emit(&d, "vm0", EVENT_STATE, json_pack("{s:s}", "line", line));
+		events_emit(&d, "vm0", 0, EVENT_STATE, json_pack("{s:s}", "line", line));
 		if (k % 50 == 0)
 			ev_run(loop, EVRUN_NOWAIT);
 	}
