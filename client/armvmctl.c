@@ -992,11 +992,17 @@ static void ctl_files_close(struct ctl_files *f)
 		close(f->fd[--f->n]);
 }
 
-/* Open path for option opt: its index in f, or -1 after saying why. */
+/*
+ * Open path for option opt: its index in f; FILE_BY_PATH when this user
+ * cannot open it (or it is no regular file or block device): the path
+ * then goes to the daemon, which opens it as this same user and refuses
+ * it with the structured error (-32011 naming path, mode and uid; the
+ * missing or wrong kind of file likewise); -1 after saying why.
+ */
+#define FILE_BY_PATH	(-2)
 static int file_open(const struct ctl_cmd *cmd, struct ctl_files *f, const char *opt,
 		     const char *path, bool rw)
 {
-	const char *doing = rw ? "reading and writing" : "reading";
 	struct stat st;
 	int fd, fl;
 
@@ -1007,18 +1013,11 @@ static int file_open(const struct ctl_cmd *cmd, struct ctl_files *f, const char 
 	}
 	/* O_NONBLOCK: a FIFO named by mistake must not hang the open */
 	fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-
-		ctl_err("%s: --%s %s: cannot open it for %s: %s%s", cmd->name, opt, path,
-			doing, strerror(err), rw && (err == EACCES || err == EROFS)
-			? " (\",ro\" makes it a read-only disk)" : "");
-		return -1;
-	}
+	if (fd < 0)
+		return FILE_BY_PATH;
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		ctl_err("%s: --%s %s: not a regular file", cmd->name, opt, path);
 		close(fd);
-		return -1;
+		return FILE_BY_PATH;
 	}
 	fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
@@ -1038,6 +1037,8 @@ static int pass_image(const struct ctl_cmd *cmd, json_t *params, const char *key
 	if (!path)
 		return CTL_OK;
 	i = file_open(cmd, f, key, path, false);
+	if (i == FILE_BY_PATH)
+		return CTL_OK;		/* the daemon says why not */
 	if (i < 0)
 		return CTL_RPC_ERROR;
 	v = armvm_file_param(i, path);
@@ -1091,9 +1092,10 @@ static int pass_disk(const struct ctl_cmd *cmd, const char *arg, struct ctl_file
 	}
 	r = CTL_RPC_ERROR;
 	i = file_open(cmd, f, "disk", text, !ro);
-	if (i < 0)
+	if (i < 0 && i != FILE_BY_PATH)
 		goto out;
-	if (json_object_set_new(d, "fd", json_integer(i)) < 0 ||
+	/* FILE_BY_PATH: the path alone, and the daemon says why not */
+	if ((i >= 0 && json_object_set_new(d, "fd", json_integer(i)) < 0) ||
 	    json_object_set_new(d, "path", json_string(text)) < 0 ||
 	    json_object_set_new(d, "readonly", json_boolean(ro)) < 0) {
 		r = ctl_oom();

@@ -645,6 +645,15 @@ static json_t *info_json(struct vm_entry *e)
 	return o;
 }
 
+static void strip_hva(json_t *banks)
+{
+	size_t i;
+	json_t *b;
+
+	json_array_foreach(banks, i, b)
+		json_object_del(b, "hva");
+}
+
 static void info_done(void *arg, json_t *live, const struct rpc_link_error *err)
 {
 	struct wcall *w = arg;
@@ -656,10 +665,15 @@ static void info_done(void *arg, json_t *live, const struct rpc_link_error *err)
 		return;
 	}
 	o = info_json(w->e);
-	live = err ? json_pack("{s:s}", "error", err->message) : json_copy(live);
+	live = err ? json_pack("{s:s}", "error", err->message) : json_deep_copy(live);
 	/* the worker knows its pid in its own namespace only (1 in a jail) */
 	if (!err && w->e->pid)
 		json_object_set_new(live, "pid", json_integer(w->e->pid));
+	/* where guest RAM lies in the worker is for those who may look
+	 * inside it (the map of an address space is worth to an attacker) */
+	if (!err && !authz_may(w->e->d, w->call->conn ? server_peer_cred(w->call->conn) : NULL,
+			       w->e->owner, AUTHZ_CONTENTS))
+		strip_hva(json_object_get(live, "guest_ram"));
 	json_object_set_new(o, "live", live);
 	rpc_deferred_reply(w->call, o);
 	free(w);
