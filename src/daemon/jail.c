@@ -94,6 +94,8 @@ static void drop_privileges(const struct jail_spec *js, int status)
 		set_limit(status, RLIMIT_NPROC, js->nproc, "RLIMIT_NPROC");
 	if (js->fsize)
 		set_limit(status, RLIMIT_FSIZE, js->fsize, "RLIMIT_FSIZE");
+	if (js->as)
+		set_limit(status, RLIMIT_AS, js->as, "RLIMIT_AS");
 	/* no capability can come back: not from the bounding set, not as
 	 * ambient ones across exec */
 	for (int cap = 0; cap <= 63; cap++)

@@ -9,7 +9,8 @@
  *      (no /proc, /dev or host file left to open);
  *   2. the descriptors of the worker (spec, status, logs, /dev/kvm, images,
  *      disks, TAPs, sockets) moved to their numbers, every other closed;
- *   3. rlimits (open files, processes, core 0, file size);
+ *   3. rlimits (open files, processes, core 0, file size; address space
+ *      when there is no cgroup to bound its memory);
  *   4. every capability dropped from the bounding and ambient sets, the
  *      groups, gid and uid set to the VM's own ids, no_new_privs;
  *   5. execveat() of the worker binary, held open since the daemon started.
@@ -38,6 +39,7 @@ struct jail_spec {
 	gid_t gid;
 	int cgroup_fd;			/* -1: stay in the daemon's */
 	uint64_t nofile, nproc, fsize;	/* rlimits (0: leave) */
+	uint64_t as;			/* RLIMIT_AS (0: leave): the memory bound without a cgroup */
 	int fds[JAIL_MAX_FDS];		/* child's descriptor i = fds[i]; -1: none */
 	unsigned nfds;
 	int status_fd;			/* where a failed step is reported (one of fds[]) */

@@ -1090,6 +1090,12 @@ static void worker_bounds(struct vm_entry *e, const struct plan_files *run,
 	js->nproc = vcpus + 4;
 	*pids = vcpus + 4;
 	*mem_max = (p ? plan_guest_memory(p) : 0) + e->d->limits.worker_mem_allowance;
+	/* no cgroup (systemd before 254): the address space bounds what a
+	 * worker can take instead: its guest RAM (mapped with 2 MiB to spare
+	 * per bank), the allowance, and a stack and some room per thread */
+	if (!e->d->cgroup.ok)
+		js->as = *mem_max + (p ? p->cfg.nbanks : 1) * (2u << 20) +
+			 (uint64_t)(vcpus + 2) * (16u << 20) + (256u << 20);
 }
 
 int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t msglen)

@@ -56,6 +56,9 @@ enum worker_exit {
 	WORKER_EXIT_FORCED = 6,		/* graceful stop timed out: forced */
 	WORKER_EXIT_REBOOT_STOP = 7,	/* the guest reset and on_reboot=stop */
 	WORKER_EXIT_SECCOMP = 8,	/* a syscall outside its seccomp list: crashed */
+	WORKER_EXIT_SIGNAL = 9,		/* a signal from outside (a jailed worker is its pid
+					 * namespace's init: SIGTERM and the like only reach
+					 * it through a handler): crashed */
 };
 
 /* What an exit code means for the VM: the one place this rule lives. */
@@ -81,6 +84,11 @@ static inline enum worker_outcome worker_exit_outcome(int code, const char **wha
 	case WORKER_EXIT_GUEST_ERROR:	w = "guest error: KVM stopped the VM (see worker.log)";
 					o = WORKER_OUTCOME_CRASHED; break;
 	case WORKER_EXIT_SETUP:		w = "the VM could not be set up";
+					o = WORKER_OUTCOME_CRASHED; break;
+	case WORKER_EXIT_SECCOMP:	w = "the worker made a system call its seccomp filter "
+					    "forbids (see worker.log)";
+					o = WORKER_OUTCOME_CRASHED; break;
+	case WORKER_EXIT_SIGNAL:	w = "the worker was killed by a signal";
 					o = WORKER_OUTCOME_CRASHED; break;
 	default:			w = "worker exited with an unknown status";
 					o = WORKER_OUTCOME_CRASHED; break;

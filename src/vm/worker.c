@@ -579,6 +579,65 @@ static int seccomp_lock(struct worker *w, int exit_fd)
 	return 0;
 }
 
+/*
+ * A jailed worker is the init of its pid namespace, which the kernel
+ * shields from signals it has no handler for: without these, a SIGTERM
+ * from the host would do nothing.  Each ends the worker as a crash, saying
+ * which signal and from whom (async-signal-safe: no stdio, no malloc).
+ */
+static int fatal_exit_fd = -1;
+
+static char *put_s(char *p, char *end, const char *s)
+{
+	while (*s && p < end - 1)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_u(char *p, char *end, unsigned long v)
+{
+	char d[24];
+	int n = 0;
+
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < (int)sizeof(d));
+	while (n && p < end - 1)
+		*p++ = d[--n];
+	return p;
+}
+
+static void fatal_signal(int sig, siginfo_t *si, void *ctx)
+{
+	char buf[160], *p = buf, *end = buf + sizeof(buf);
+	const char *name = sigabbrev_np(sig);
+	ssize_t r;
+
+	p = put_s(p, end, "{\"code\":");
+	p = put_u(p, end, WORKER_EXIT_SIGNAL);
+	p = put_s(p, end, ",\"reason\":\"killed by signal SIG");
+	p = put_s(p, end, name ? name : "?");
+	if (si->si_code <= 0) {		/* sent by a process */
+		p = put_s(p, end, " from pid ");
+		p = put_u(p, end, (unsigned long)si->si_pid);
+	}
+	p = put_s(p, end, "\"}");
+	if (fatal_exit_fd >= 0 && (r = pwrite(fatal_exit_fd, buf, (size_t)(p - buf), 0)) > 0)
+		r = ftruncate(fatal_exit_fd, r);
+	_exit(WORKER_EXIT_SIGNAL);
+}
+
+static void catch_fatal_signals(int exit_fd)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2, SIGALRM };
+	struct sigaction sa = { .sa_sigaction = fatal_signal, .sa_flags = SA_SIGINFO };
+
+	fatal_exit_fd = exit_fd;
+	sigfillset(&sa.sa_mask);
+	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
 /* armvmd --test-seccomp-trip: a call no list allows, to see the report */
 static void seccomp_trip(int revents, void *arg)
 {
@@ -623,6 +682,7 @@ int worker_main(int spec_fd)
 	snprintf(w.dir, sizeof(w.dir), "%s",
 		 json_string_value(json_object_get(spec, "dir")) ?: ".");
 	sandboxed = json_is_true(json_object_get(spec, "sandbox"));
+	catch_fatal_signals(exit_fd);
 	trip = json_is_true(json_object_get(spec, "test_seccomp_trip"));
 	log_set_prefix("armvmd-worker");
 	/* the logs' bounds (spec.limits, from the supervisor; 1 MiB each) */

@@ -9,7 +9,8 @@
 # file it may not read (/etc/shadow) as kernel, initrd, DTB or disk, by
 # path or by descriptor, nor a block device, nor a file it may only read
 # as a read-write disk; its own files work.  A worker that makes a
-# forbidden call is reported crashed with the call's name.
+# forbidden call is reported crashed with the call's name, one killed by
+# SIGTERM with the signal.
 
 need_armvmd
 runas=$(need_tool runas) || exit $?
@@ -210,6 +211,12 @@ assert_json code -32011 $j/s.json
 as 1001 $j/dd.json destroy mine2
 [ "$RUN_RC" = 1 ] || fail "uid 1001 destroyed uid 1002's VM"
 jctl_ok $j/x.json call vm.destroy '{"name":"mine2"}'
+
+say "a jailed worker is its pid namespace's init: a SIGTERM still ends it, as a crash"
+kill -TERM "$pid"
+wait_state jail1 crashed 30
+jctl_ok $j/ki.json call vm.info '{"name":"jail1"}'
+assert_contains "$(json_get reason $j/ki.json)" "killed by signal SIGTERM from pid" "the reason"
 jctl_ok $j/x.json call vm.destroy '{"name":"jail1"}'
 armvmd_stop
 
