@@ -677,8 +677,7 @@ static void stat_put(json_t *o, const char *key, int fd, const char *file)
 
 json_t *cgroup_vm_stats(const struct cgroup_base *cg, const char *name)
 {
-	char dir[CGROUP_PATH_MAX / 2], path[CGROUP_PATH_MAX + 64], buf[512];
-	uint64_t v;
+	char dir[CGROUP_PATH_MAX / 2], path[CGROUP_PATH_MAX + 64];
 	json_t *o;
 	int fd;
 
@@ -688,7 +687,17 @@ json_t *cgroup_vm_stats(const struct cgroup_base *cg, const char *name)
 	fd = fs_opendir_at(cg->vms_fd, dir);
 	if (fd < 0)
 		return NULL;
-	o = json_object();
+	o = cgroup_stats_fd(fd, path);
+	close(fd);
+	return o;
+}
+
+json_t *cgroup_stats_fd(int fd, const char *path)
+{
+	char buf[512];
+	uint64_t v;
+	json_t *o = json_object();
+
 	if (o) {
 		json_object_set_new(o, "path", json_string(path));
 		stat_put(o, "memory_current", fd, "memory.current");
@@ -700,7 +709,6 @@ json_t *cgroup_vm_stats(const struct cgroup_base *cg, const char *name)
 		    cgroup_parse_keyed(buf, "oom_kill", &v) == 0)
 			json_object_set_new(o, "oom_kills", json_integer((json_int_t)v));
 	}
-	close(fd);
 	return o;
 }
 

@@ -124,6 +124,9 @@ int cgroup_vm_path(const struct cgroup_base *cg, const char *name, char *buf, si
  */
 json_t *cgroup_vm_stats(const struct cgroup_base *cg, const char *name);
 
+/* The same figures of the cgroup open at fd (path: for the answer). */
+json_t *cgroup_stats_fd(int fd, const char *path);
+
 void cgroup_close(struct cgroup_base *cg);
 
 /* ---- the pure parts, for the tests ---- */

@@ -80,6 +80,7 @@ struct vm_entry {
 	struct server_peer_cred owner_cred;	/* with gid and groups (known: at create) */
 	struct plan_files kept;		/* descriptors passed with vm.create (vmfiles.h) */
 	uid_t worker_uid;		/* its worker's own uid (0: none yet) */
+	int scope_go;			/* the worker waits on it for its scope; -1 */
 	json_t *params;			/* the accepted vm.create parameters */
 	struct vm_plan *plan;
 	enum vm_state state;
@@ -150,6 +151,7 @@ struct daemon {
 	int worker_exe_fd;		/* armvmd-worker, O_PATH, held from the start */
 	char worker_exe[PATH_MAX];
 	struct cgroup_base cgroup;	/* the workers' cgroups (cgroup.h) */
+	bool scopes;			/* ... or transient systemd scopes (scope.h) */
 };
 
 /* The cgroup of e's worker: named by the VM and the worker's uid, so that

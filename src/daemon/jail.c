@@ -122,6 +122,16 @@ static void __attribute__((noreturn)) child(const struct jail_spec *js)
 
 	if (js->status_fd >= 0 && (unsigned)js->status_fd < js->nfds)
 		status = js->fds[js->status_fd];
+	if (js->go_fd >= 0) {
+		char go = 0;
+		ssize_t n;
+
+		while ((n = read(js->go_fd, &go, 1)) < 0 && errno == EINTR)
+			;
+		if (n != 1 || go != '1')
+			child_fail(status, "waiting for its cgroup (a systemd scope)", ECANCELED);
+		close(js->go_fd);
+	}
 	if (setsid() < 0)
 		child_fail(status, "setsid", errno);
 	if (js->sandbox)

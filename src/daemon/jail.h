@@ -43,6 +43,8 @@ struct jail_spec {
 	int fds[JAIL_MAX_FDS];		/* child's descriptor i = fds[i]; -1: none */
 	unsigned nfds;
 	int status_fd;			/* where a failed step is reported (one of fds[]) */
+	int go_fd;			/* -1, or the child waits for a byte '1' on it first
+					 * (its cgroup is being made for it: scope.h) */
 	char *const *argv;
 };
 

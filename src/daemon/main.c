@@ -18,6 +18,7 @@
 #include "arm64/hostinfo.h"
 #include "daemon/adopt.h"
 #include "daemon/main.h"
+#include "daemon/scope.h"
 #include "daemon/systemd.h"
 #include "daemon/watch.h"
 #include "daemon/api.h"
@@ -381,10 +382,17 @@ int daemon_main(int argc, char **argv)
 	}
 	/* the workers' cgroups: below ours (a delegated subtree under
 	 * systemd); without them the jail has no memory or pids bound */
-	if (d.sandbox && cgroup_init(&d.cgroup, "/sys/fs/cgroup") < 0)
-		log_warn("no cgroups for the workers: %s", d.cgroup.why);
-	else if (d.sandbox)
+	if (d.sandbox && cgroup_init(&d.cgroup, "/sys/fs/cgroup") < 0) {
+		/* systemd may make them instead: a scope per worker */
+		d.scopes = scope_available();
+		if (d.scopes)
+			log_info("workers' cgroups: transient systemd scopes in %s (%s)",
+				 SCOPE_SLICE, d.cgroup.why);
+		else
+			log_warn("no cgroups for the workers: %s", d.cgroup.why);
+	} else if (d.sandbox) {
 		log_info("workers' cgroups in %s", d.cgroup.path);
+	}
 	state_load(&d, registry_add_defined);
 	d.adopted = adopted;
 	restore_workers(&d);

@@ -26,6 +26,7 @@
 #include "daemon/watch.h"
 #include "daemon/vmfiles.h"
 #include "daemon/jail.h"
+#include "daemon/scope.h"
 #include "libarmvm.h"
 #include "util/fs.h"
 #include "rpc/worker_proto.h"
@@ -118,6 +119,7 @@ struct vm_entry *registry_add(struct daemon *d, const char *name)
 	e->pidfd = -1;
 	e->console.fd = -1;
 	e->dirfd = -1;
+	e->scope_go = -1;
 	plan_files_init(&e->kept);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	snprintf(e->dir, sizeof(e->dir), "%s/vms/%s", d->runtime_dir, name);
@@ -187,6 +189,8 @@ void registry_remove(struct vm_entry *e)
 		log_warn("VM %s: removing its definition: %s", e->name, strerror(-r));
 	registry_remove_dir(e);
 	plan_files_close(&e->kept);
+	if (e->scope_go >= 0)
+		close(e->scope_go);
 	json_decref(e->params);
 	free(e->plan);
 	free(e);
@@ -207,6 +211,8 @@ void registry_forget(struct vm_entry *e)
 	if (e->dirfd >= 0)
 		close(e->dirfd);
 	plan_files_close(&e->kept);
+	if (e->scope_go >= 0)
+		close(e->scope_go);
 	json_decref(e->params);
 	free(e->plan);
 	free(e);
@@ -562,6 +568,14 @@ static json_t *files_json(struct vm_entry *e)
 					"the VM again to set it up again");
 }
 
+static int open_cgroup_dir(const char *path)
+{
+	char full[300];
+
+	snprintf(full, sizeof(full), "/sys/fs/cgroup%s", path);
+	return open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 /* The worker's confinement, as far as the supervisor set it up. */
 static json_t *sandbox_json(struct vm_entry *e)
 {
@@ -579,6 +593,19 @@ static json_t *sandbox_json(struct vm_entry *e)
 
 		vm_cgroup_name(e, cgname, sizeof(cgname));
 		json_object_set_new(o, "cgroup", cgroup_vm_stats(&d->cgroup, cgname));
+	} else if (d->scopes && e->pid && e->worker_uid) {
+		char unit[128], path[256];
+		int fd;
+
+		fd = -1;
+		if (scope_unit_name(e->name, e->worker_uid, unit, sizeof(unit)) == 0) {
+			snprintf(path, sizeof(path), "/%s/%s", SCOPE_SLICE, unit);
+			fd = open_cgroup_dir(path);
+		}
+		json_object_set_new(o, "cgroup", fd >= 0 ? cgroup_stats_fd(fd, path) : json_null());
+		json_object_set_new(o, "scope", json_string(unit));
+		if (fd >= 0)
+			close(fd);
 	}
 	else
 		json_object_set_new(o, "cgroup", json_null());
@@ -815,6 +842,10 @@ void registry_unlink_sockets(struct vm_entry *e)
 static void worker_leftovers(struct vm_entry *e)
 {
 	registry_unlink_sockets(e);
+	if (e->scope_go >= 0) {
+		close(e->scope_go);
+		e->scope_go = -1;
+	}
 	if (e->d->cgroup.ok)
 		cgroup_sweep(&e->d->cgroup);
 }
@@ -1093,9 +1124,77 @@ static void worker_bounds(struct vm_entry *e, const struct plan_files *run,
 	/* no cgroup (systemd before 254): the address space bounds what a
 	 * worker can take instead: its guest RAM (mapped with 2 MiB to spare
 	 * per bank), the allowance, and a stack and some room per thread */
-	if (!e->d->cgroup.ok)
+	if (!e->d->cgroup.ok && !e->d->scopes)
 		js->as = *mem_max + (p ? p->cfg.nbanks : 1) * (2u << 20) +
 			 (uint64_t)(vcpus + 2) * (16u << 20) + (256u << 20);
+}
+
+/* the scope of one worker, made by systemd off the loop (scope.h) */
+struct scope_job {
+	struct daemon *d;
+	char name[64];
+	unsigned long serial;
+	pid_t pid;
+	char unit[128], description[96];
+	uint64_t mem_max, tasks, weight;
+	int r;
+	char msg[300];
+};
+
+static void scope_work(void *arg)
+{
+	struct scope_job *j = arg;
+
+	j->r = scope_create(j->pid, j->unit, j->description, j->mem_max, j->tasks,
+			    j->weight, j->msg, sizeof(j->msg));
+}
+
+static void scope_done(void *arg)
+{
+	struct scope_job *j = arg;
+	struct vm_entry *e = registry_find_serial(j->d, j->name, j->serial);
+
+	if (!e || e->pid != j->pid || e->scope_go < 0) {
+		free(j);	/* gone meanwhile: its worker was killed */
+		return;
+	}
+	if (j->r == 0 && write(e->scope_go, "1", 1) == 1) {
+		log_debug("VM %s: worker %d in %s", e->name, (int)j->pid, j->unit);
+	} else {
+		log_error("VM %s: %s", e->name, j->msg);
+		if (e->pending) {
+			rpc_deferred_fail(e->pending, ARMVM_E_RESOURCE, NULL, "VM %s: %s",
+					  e->name, j->msg);
+			e->pending = NULL;
+		}
+	}
+	/* closed either way: a worker that read no '1' ends */
+	close(e->scope_go);
+	e->scope_go = -1;
+	free(j);
+}
+
+static int scope_start(struct vm_entry *e, pid_t pid, uint64_t mem_max, unsigned tasks,
+		       unsigned weight)
+{
+	struct scope_job *j = calloc(1, sizeof(*j));
+
+	if (j && scope_unit_name(e->name, e->worker_uid, j->unit, sizeof(j->unit)) == 0) {
+		j->d = e->d;
+		snprintf(j->name, sizeof(j->name), "%s", e->name);
+		j->serial = e->serial;
+		j->pid = pid;
+		j->mem_max = mem_max;
+		j->tasks = tasks;
+		j->weight = weight > 10000 ? 10000 : weight;
+		snprintf(j->description, sizeof(j->description), "armvmd worker of VM %s",
+			 e->name);
+		if (jobs_submit(e->d->jobs, scope_work, scope_done, j) == 0)
+			return 0;
+	}
+	free(j);
+	log_error("VM %s: cannot ask systemd for the worker's scope", e->name);
+	return -1;
 }
 
 int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t msglen)
@@ -1107,13 +1206,14 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 			 d->log_level == LOG_DEBUG ? "debug" : "info", NULL };
 	const struct vm_plan *p = e->plan;
 	json_t *disks = json_array(), *nets = json_array();
-	int pipefd[2] = { -1, -1 }, fd, r, pidfd = -1, cgfd = -1;
+	int pipefd[2] = { -1, -1 }, gofd[2] = { -1, -1 }, fd, r, pidfd = -1, cgfd = -1;
 	uint64_t mem_max = 0;
 	unsigned pids = 0;
 	pid_t pid;
 
 	sf.js.status_fd = -1;
 	sf.js.cgroup_fd = -1;
+	sf.js.go_fd = -1;
 	if (!sf.map || !disks || !nets) {
 		r = -ENOMEM;
 		snprintf(msg, msglen, "out of memory");
@@ -1248,9 +1348,26 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 			sf.js.cgroup_fd = cgfd;
 		}
 	}
+	if (d->sandbox && d->scopes) {
+		if (pipe2(gofd, O_CLOEXEC) < 0) {
+			r = -errno;
+			snprintf(msg, msglen, "pipe: %s", strerror(-r));
+			goto out;
+		}
+		sf.js.go_fd = gofd[0];
+	}
 	r = jail_spawn(&sf.js, &pid, &pidfd, msg, msglen);
 	if (r < 0)
 		goto out;
+	if (gofd[1] >= 0) {
+		/* systemd makes its cgroup; it waits until then */
+		e->scope_go = gofd[1];
+		gofd[1] = -1;
+		if (scope_start(e, pid, mem_max, pids, 100 * (p ? p->cfg.vcpus : 1)) < 0) {
+			close(e->scope_go);	/* it ends: no cgroup, no VM */
+			e->scope_go = -1;
+		}
+	}
 	if (pidfd >= 0)
 		close(pidfd);
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
@@ -1285,6 +1402,9 @@ out:
 		close(pipefd[1]);
 	if (cgfd >= 0)
 		close(cgfd);
+	for (int i = 0; i < 2; i++)
+		if (gofd[i] >= 0)
+			close(gofd[i]);
 	plan_files_close(run);
 	json_decref(disks);
 	json_decref(nets);

@@ -52,6 +52,9 @@ assert_adopted() {
 	assert_json state running "$CASE_TMP/info.json"
 	assert_eq "$(json_get pid "$CASE_TMP/info.json")" "$WPID" "$1: worker pid of g1"
 	assert_contains "$(json_get reason "$CASE_TMP/info.json")" "re-adopted" "$1: reason"
+	# its scope outlives the daemon: systemd keeps it, and its bounds
+	[ -z "${SCOPE:-}" ] || assert_eq "$(cat /proc/"$WPID"/cgroup)" "0::/machine.slice/$SCOPE" \
+		"$1: the worker's scope"
 }
 
 say "systemctl start armvmd.socket: systemd listens, no daemon runs yet"
@@ -95,6 +98,28 @@ WPID=$(json_get pid "$CASE_TMP/info0.json")
 [ "${WPID:-0}" -gt 0 ] || fail "no worker pid for g1"
 note "worker $WPID, cgroup $(cat /proc/"$WPID"/cgroup 2>/dev/null)"
 assert_heartbeat "before any restart"
+
+say "its worker is jailed in a cgroup of its own: a transient scope (systemd $(systemctl --version | head -n 1 | cut -d' ' -f2))"
+# systemd before 254 cannot give the daemon a delegated subtree that
+# survives restarts (DelegateSubgroup=): armvmd asks systemd for a scope
+cg=$(cat /proc/"$WPID"/cgroup)
+case $cg in
+0::/machine.slice/armvm-g1-*.scope|0::/system.slice/armvmd.service/vms/g1-*)
+	note "ok: worker cgroup $cg" ;;
+*)	fail "the worker's cgroup is $cg, not one of its own" ;;
+esac
+case $cg in
+*.scope)
+	unit=${cg##*/}
+	systemctl status "$unit" --no-pager 2>&1 | head -n 8
+	assert_eq "$(systemctl show -p MemoryMax --value "$unit")" "$(( (256 + 96) * 1048576 ))" \
+		"the scope's MemoryMax (guest RAM + allowance)"
+	assert_eq "$(systemctl show -p TasksMax --value "$unit")" 5 "the scope's TasksMax"
+	assert_eq "$(cat "/sys/fs/cgroup${cg#0::}/memory.max")" "$(( (256 + 96) * 1048576 ))" \
+		"memory.max of the scope's cgroup"
+	assert_json sandbox.scope "$unit" "$CASE_TMP/info0.json"
+	SCOPE=$unit ;;
+esac
 if [ "$(systemctl show -p Type --value armvmd.service)" = notify ]; then
 	wait_until 10 sh -c 'systemctl show -p StatusText --value armvmd.service | grep -q "1 running"' ||
 		fail "armvmd.service status '$(systemctl show -p StatusText --value armvmd.service)': no '1 running' (STATUS= every 5 s)"
