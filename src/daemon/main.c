@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"                         open them); refused otherwise\n"
 		"      --allow-tap NAME   an existing TAP any caller may use (repeatable);\n"
 		"                         otherwise only its owner's, or a new one\n"
+		"      --test-seccomp-trip  (tests only) every worker makes one forbidden\n"
+		"                         call, to check the seccomp report\n"
 		"      --foreground       accepted; armvmd never forks\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n", WORKER_IDS_FIRST, WORKER_IDS_COUNT);

@@ -354,6 +354,26 @@ static int build_call(struct wbuf *body, struct wbuf *msg, pid_t pid, const char
 	return body->over || msg->over ? -EMSGSIZE : 0;
 }
 
+ssize_t scope_request(pid_t pid, const char *unit, const char *description, uint64_t mem_max,
+		      uint64_t tasks_max, uint64_t cpu_weight, unsigned char *out, size_t cap)
+{
+	struct wbuf *body = calloc(1, sizeof(*body)), *m = calloc(1, sizeof(*m));
+	ssize_t r = -ENOMEM;
+
+	if (body && m) {
+		r = build_call(body, m, pid, unit, description, mem_max, tasks_max, cpu_weight);
+		if (r == 0 && m->n > cap)
+			r = -ENOSPC;
+		if (r == 0) {
+			memcpy(out, m->b, m->n);
+			r = (ssize_t)m->n;
+		}
+	}
+	free(body);
+	free(m);
+	return r;
+}
+
 /* Is pid in the scope yet (the kernel's word, /proc/PID/cgroup)? */
 static bool in_scope(pid_t pid, const char *unit)
 {

@@ -35,4 +35,9 @@ int scope_unit_name(const char *vm, uid_t uid, char *buf, size_t len);
 int scope_create(pid_t pid, const char *unit, const char *description, uint64_t mem_max,
 		 uint64_t tasks_max, uint64_t cpu_weight, char *msg, size_t msglen);
 
+/* The StartTransientUnit call scope_create sends, into out (for the
+ * tests): its length or -errno. */
+ssize_t scope_request(pid_t pid, const char *unit, const char *description, uint64_t mem_max,
+		      uint64_t tasks_max, uint64_t cpu_weight, unsigned char *out, size_t cap);
+
 #endif
