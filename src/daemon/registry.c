@@ -913,11 +913,94 @@ static void on_worker_exited(struct vm_entry *e, int status, const char *reason)
 	answer_stopping(e);
 }
 
+/* A reset in place reads the boot images again: opened again as the
+ * owner (a kernel rebuilt at the same path boots), off the loop. */
+struct reload_job {
+	struct daemon *d;
+	char name[64];
+	unsigned long serial;
+	pid_t pid;
+	json_t *spec;
+	struct server_peer_cred who;
+	struct plan_files copy, out;
+	struct files_policy policy;
+	struct files_refusal why;
+	int r;
+};
+
+static void reload_work(void *arg)
+{
+	struct reload_job *j = arg;
+
+	if (!j->who.known)
+		files_cred_of_uid(j->who.uid, &j->who);
+	j->r = vmfiles_open_payload(j->spec, &j->who, &j->copy, &j->policy, &j->out, &j->why);
+}
+
+static void reload_done(void *arg)
+{
+	struct reload_job *j = arg;
+	struct vm_entry *e = registry_find_serial(j->d, j->name, j->serial);
+	json_t *params = json_object();
+	int fds[3];
+	unsigned n = 0;
+	int *slot[3] = { &j->out.kernel, &j->out.initrd, &j->out.dtb };
+	static const char *const key[3] = { "kernel", "initrd", "dtb" };
+
+	if (!e || e->pid != j->pid || j->r < 0 || !params) {
+		if (e && j->r < 0)
+			log_warn("VM %s: its boot images for the reset: %s (the worker "
+				 "keeps its own)", e->name, j->why.message);
+		goto out;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (*slot[i] < 0)
+			continue;
+		json_object_set_new(params, key[i], json_integer(n));
+		fds[n++] = *slot[i];
+		*slot[i] = -1;
+	}
+	/* the link owns them now, sent or not */
+	if (watch_call_fds(e, WORKER_M_FILES, params, fds, n, NULL, NULL) < 0)
+		log_warn("VM %s: cannot hand its worker the boot images for the reset",
+			 e->name);
+out:
+	json_decref(params);
+	files_refusal_clear(&j->why);
+	plan_files_close(&j->out);
+	json_decref(j->spec);
+	free(j);
+}
+
+static void reload_payload(struct vm_entry *e)
+{
+	struct reload_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return;
+	j->d = e->d;
+	snprintf(j->name, sizeof(j->name), "%s", e->name);
+	j->serial = e->serial;
+	j->pid = e->pid;
+	j->spec = json_deep_copy(e->params);
+	j->who = *registry_owner_cred(e);
+	j->policy = e->d->files_policy;
+	plan_files_init(&j->out);
+	if (!j->spec || vmfiles_dup(&e->kept, &j->copy) < 0 ||
+	    jobs_submit(e->d->jobs, reload_work, reload_done, j) < 0) {
+		plan_files_close(&j->copy);
+		json_decref(j->spec);
+		free(j);
+	}
+}
+
 static void on_worker_event(struct vm_entry *e, const char *kind, json_t *params)
 {
 	const char *reason = json_string_value(json_object_get(params, "reason"));
 
-	if (!strcmp(kind, "reboot")) {
+	if (!strcmp(kind, "reset-files")) {
+		reload_payload(e);
+	} else if (!strcmp(kind, "reboot")) {
 		/* reset in place: still running, and the event says why */
 		enum vm_state prev = e->state;
 

@@ -124,9 +124,27 @@ static void out_of_fds(struct files_refusal *why, const char *param, int err)
 	why->data = json_pack("{s:s, s:s}", "param", param, "reason", "error");
 }
 
+static int open_files(json_t *spec, const struct server_peer_cred *who,
+		      struct plan_files *kept, const struct files_policy *policy,
+		      struct plan_files *out, struct files_refusal *why, bool devices);
+
 int vmfiles_open(json_t *spec, const struct server_peer_cred *who,
 		 struct plan_files *kept, const struct files_policy *policy,
 		 struct plan_files *out, struct files_refusal *why)
+{
+	return open_files(spec, who, kept, policy, out, why, true);
+}
+
+int vmfiles_open_payload(json_t *spec, const struct server_peer_cred *who,
+			 struct plan_files *kept, const struct files_policy *policy,
+			 struct plan_files *out, struct files_refusal *why)
+{
+	return open_files(spec, who, kept, policy, out, why, false);
+}
+
+static int open_files(json_t *spec, const struct server_peer_cred *who,
+		      struct plan_files *kept, const struct files_policy *policy,
+		      struct plan_files *out, struct files_refusal *why, bool devices)
 {
 	char name[PATH_MAX], whyp[160], param[32];
 	struct virtio_blk_conf d;
@@ -155,6 +173,8 @@ int vmfiles_open(json_t *spec, const struct server_peer_cred *who,
 		if (*slot < 0)
 			goto fail;
 	}
+	if (!devices)
+		goto done;
 	list = plan_list_param(json_object_get(spec, "disks"));
 	json_array_foreach(list, i, v) {
 		if (i >= VIRTIO_MAX_DISKS ||
@@ -191,6 +211,7 @@ int vmfiles_open(json_t *spec, const struct server_peer_cred *who,
 		}
 	}
 	json_decref(list);
+done:
 	plan_files_close(kept);	/* copies nobody refers to */
 	return 0;
 fail:

@@ -46,6 +46,11 @@ int vmfiles_dup(const struct plan_files *kept, struct plan_files *copy);
 int vmfiles_open(json_t *spec, const struct server_peer_cred *who,
 		 struct plan_files *copy, const struct files_policy *policy,
 		 struct plan_files *out, struct files_refusal *why);
+/* The same for the boot images alone (kernel, initrd, DTB: a reset in
+ * place reads them again; its disks and TAPs stay). */
+int vmfiles_open_payload(json_t *spec, const struct server_peer_cred *who,
+			 struct plan_files *copy, const struct files_policy *policy,
+			 struct plan_files *out, struct files_refusal *why);
 
 /* "descriptors", "paths", "mixed" or "none": how spec names its files */
 const char *vmfiles_kind(json_t *spec);

@@ -321,15 +321,24 @@ int watch_link(struct vm_entry *e)
 int watch_call(struct vm_entry *e, const char *method, json_t *params,
 	       rpc_link_reply_fn fn, void *arg)
 {
+	return watch_call_fds(e, method, params, NULL, 0, fn, arg);
+}
+
+int watch_call_fds(struct vm_entry *e, const char *method, json_t *params,
+		   const int *fds, unsigned nfds, rpc_link_reply_fn fn, void *arg)
+{
 	int r;
 
 	if (!rpc_link_open(e->link)) {
 		r = e->pid ? watch_link(e) : -ENOTCONN;
-		if (r < 0)
+		if (r < 0) {
+			for (unsigned i = 0; i < nfds; i++)
+				close(fds[i]);
 			return r;
+		}
 	}
-	return rpc_link_call(e->link, method, params, registry_worker_timeout(e->d),
-			     fn, arg);
+	return rpc_link_call_fds(e->link, method, params, fds, nfds,
+				 registry_worker_timeout(e->d), fn, arg);
 }
 
 /* ---- console lines as events ---- */

@@ -50,6 +50,9 @@ int watch_link(struct vm_entry *e);
  */
 int watch_call(struct vm_entry *e, const char *method, json_t *params,
 	       rpc_link_reply_fn fn, void *arg);
+/* The same with descriptors (the link's from now on: rpc_link_call_fds). */
+int watch_call_fds(struct vm_entry *e, const char *method, json_t *params,
+		   const int *fds, unsigned nfds, rpc_link_reply_fn fn, void *arg);
 
 /* Send sig to e's worker through its pidfd.  0 or -errno. */
 int watch_signal(struct vm_entry *e, int sig);

@@ -39,7 +39,27 @@ struct rpc_link {
 	unsigned long next_id;
 	unsigned busy;			/* inside one of our callbacks */
 	bool freeing;			/* rpc_link_free asked while busy */
+	/* descriptors to go with the request line starting at out[at] */
+	struct link_fds {
+		struct link_fds *next;
+		size_t at;
+		unsigned n;
+		int fds[RPC_LINK_MAX_FDS];
+	} *fds_head, *fds_tail;
 };
+
+static void drop_fds(struct rpc_link *l)
+{
+	while (l->fds_head) {
+		struct link_fds *f = l->fds_head;
+
+		l->fds_head = f->next;
+		for (unsigned i = 0; i < f->n; i++)
+			close(f->fds[i]);
+		free(f);
+	}
+	l->fds_tail = NULL;
+}
 
 static void link_shut(struct rpc_link *l, int err);
 
@@ -72,6 +92,7 @@ static void link_finish_free(struct rpc_link *l)
 	l->busy = 1;
 	l->freeing = true;
 	link_shut(l, 0);
+	drop_fds(l);
 	while (l->pending) {
 		struct pending *p = l->pending;
 		struct rpc_link_error e = {
@@ -128,6 +149,7 @@ static void link_shut(struct rpc_link *l, int err)
 	close(l->fd);
 	l->fd = -1;
 	l->out_len = l->out_off = 0;
+	drop_fds(l);
 	if (l->freeing)
 		return;
 	if (l->ops && l->ops->closed)
@@ -273,9 +295,41 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void flush(struct rpc_link *l)
 {
 	while (l->fd >= 0 && l->out_off < l->out_len) {
-		ssize_t n = send(l->fd, l->out + l->out_off, l->out_len - l->out_off,
-				 MSG_NOSIGNAL);
+		struct link_fds *f = l->fds_head;
+		size_t upto = f && f->at > l->out_off ? f->at : l->out_len;
+		ssize_t n;
 
+		if (f && f->at == l->out_off) {
+			/* this line's descriptors go with its first bytes */
+			union {
+				struct cmsghdr h;
+				char buf[CMSG_SPACE(sizeof(int) * RPC_LINK_MAX_FDS)];
+			} ctl;
+			struct iovec iov = { .iov_base = l->out + l->out_off,
+					     .iov_len = (f->next ? f->next->at : l->out_len) -
+							l->out_off };
+			struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+					    .msg_control = ctl.buf,
+					    .msg_controllen = CMSG_SPACE(sizeof(int) * f->n) };
+			struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+
+			memset(ctl.buf, 0, sizeof(ctl.buf));
+			h->cmsg_level = SOL_SOCKET;
+			h->cmsg_type = SCM_RIGHTS;
+			h->cmsg_len = CMSG_LEN(sizeof(int) * f->n);
+			memcpy(CMSG_DATA(h), f->fds, sizeof(int) * f->n);
+			n = sendmsg(l->fd, &m, MSG_NOSIGNAL);
+			if (n > 0) {
+				l->fds_head = f->next;
+				if (!l->fds_head)
+					l->fds_tail = NULL;
+				for (unsigned i = 0; i < f->n; i++)
+					close(f->fds[i]);
+				free(f);
+			}
+		} else {
+			n = send(l->fd, l->out + l->out_off, upto - l->out_off, MSG_NOSIGNAL);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -363,18 +417,54 @@ struct rpc_link *rpc_link_connect(struct ev_loop *loop, const char *path,
 int rpc_link_call(struct rpc_link *l, const char *method, json_t *params,
 		  double timeout_s, rpc_link_reply_fn fn, void *arg)
 {
+	return rpc_link_call_fds(l, method, params, NULL, 0, timeout_s, fn, arg);
+}
+
+int rpc_link_call_fds(struct rpc_link *l, const char *method, json_t *params,
+		      const int *fds, unsigned nfds, double timeout_s,
+		      rpc_link_reply_fn fn, void *arg)
+{
+	struct link_fds *att = NULL;
 	struct pending *p;
 	json_t *req;
 	char *text;
 	size_t len;
 
-	if (l->freeing || l->fd < 0)
-		return -EPIPE;
-	if (l->out_len - l->out_off > RPC_LINK_MAX_QUEUED)
-		return -ENOBUFS;
+	if (nfds > RPC_LINK_MAX_FDS) {
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -E2BIG;
+	}
+	if (nfds) {
+		att = calloc(1, sizeof(*att));
+		if (att) {
+			att->n = nfds;
+			memcpy(att->fds, fds, sizeof(int) * nfds);
+		} else {
+			for (unsigned i = 0; i < nfds; i++)
+				close(fds[i]);
+			return -ENOMEM;
+		}
+	}
+	if (l->freeing || l->fd < 0 || l->out_len - l->out_off > RPC_LINK_MAX_QUEUED) {
+		int r = l->freeing || l->fd < 0 ? -EPIPE : -ENOBUFS;
+
+		if (att) {
+			for (unsigned i = 0; i < att->n; i++)
+				close(att->fds[i]);
+			free(att);
+		}
+		return r;
+	}
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
+		if (att) {
+			for (unsigned i = 0; i < att->n; i++)
+				close(att->fds[i]);
+			free(att);
+		}
 		return -ENOMEM;
+	}
 	p->link = l;
 	p->id = ++l->next_id;
 	snprintf(p->method, sizeof(p->method), "%s", method);
@@ -395,7 +485,20 @@ int rpc_link_call(struct rpc_link *l, const char *method, json_t *params,
 	if (buf_reserve(&l->out, &l->out_cap, l->out_len + len + 1) < 0) {
 		free(text);
 		free(p);
+		if (att) {
+			for (unsigned i = 0; i < att->n; i++)
+				close(att->fds[i]);
+			free(att);
+		}
 		return -ENOMEM;
+	}
+	if (att) {
+		att->at = l->out_len;
+		if (l->fds_tail)
+			l->fds_tail->next = att;
+		else
+			l->fds_head = att;
+		l->fds_tail = att;
 	}
 	memcpy(l->out + l->out_len, text, len);
 	l->out[l->out_len + len] = '\n';

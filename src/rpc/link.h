@@ -65,6 +65,16 @@ struct rpc_link *rpc_link_connect(struct ev_loop *loop, const char *path,
 int rpc_link_call(struct rpc_link *l, const char *method, json_t *params,
 		  double timeout_s, rpc_link_reply_fn fn, void *arg);
 
+/*
+ * The same with descriptors, sent (SCM_RIGHTS) with the request line's
+ * first bytes; the link owns them from now on (closed once sent, or when
+ * the call cannot be made).  At most RPC_LINK_MAX_FDS.
+ */
+#define RPC_LINK_MAX_FDS	8
+int rpc_link_call_fds(struct rpc_link *l, const char *method, json_t *params,
+		      const int *fds, unsigned nfds, double timeout_s,
+		      rpc_link_reply_fn fn, void *arg);
+
 /* Bytes as if read from the peer (tests, fuzzing).  0, or -1 if the
  * link closed itself on them. */
 int rpc_link_feed(struct rpc_link *l, const char *buf, size_t len);

@@ -42,6 +42,9 @@
 #define WORKER_M_INFO		"worker.info"
 #define WORKER_M_CONSOLE	"worker.console"
 #define WORKER_M_SUBSCRIBE	"worker.subscribe"
+/* fresh kernel, initrd and DTB descriptors for a reset in place: the
+ * worker asks with a "reset-files" event and waits a moment for them */
+#define WORKER_M_FILES		"worker.files"
 /* notification from the worker: params {"kind": "reboot"|"paused"|"resumed"|"device", ...} */
 #define WORKER_M_EVENT		"worker.event"
 

@@ -39,6 +39,10 @@ struct worker {
 	double grace_timeout;
 	ev_timer grace_timer, key_timer;
 	ev_timer reset_timer;		/* a forced reset, after the answer */
+	/* a reset waits a moment for the supervisor's fresh boot images */
+	ev_timer files_timer;
+	bool reset_waiting;
+	char reset_why[64];
 	char on_poweroff[16], on_reboot[16];	/* stop, restart, destroy */
 	void *subscribers[WORKER_MAX_SUBSCRIBERS];
 };
@@ -112,7 +116,51 @@ static void press_power_key(struct worker *w)
 	ev_timer_start(w->loop, &w->key_timer);
 }
 
+#define RESET_FILES_WAIT_S	2.	/* then the set-up's images are read again */
+
+static void reset_now(struct worker *w, const char *why);
+
+static bool supervised(const struct worker *w)
+{
+	for (int i = 0; i < WORKER_MAX_SUBSCRIBERS; i++)
+		if (w->subscribers[i])
+			return true;
+	return false;
+}
+
+/*
+ * Reset in place.  The boot images are read again for it; the supervisor,
+ * asked with a "reset-files" event, opens them again as the VM's owner (a
+ * kernel rebuilt at its path boots) and hands them over with worker.files.
+ * Without a supervisor, or after RESET_FILES_WAIT_S, the descriptors of
+ * the set-up are read again.
+ */
 static void reset_in_place(struct worker *w, const char *why)
+{
+	if (w->reset_waiting)
+		return;
+	if (!supervised(w)) {
+		reset_now(w, why);
+		return;
+	}
+	w->reset_waiting = true;
+	snprintf(w->reset_why, sizeof(w->reset_why), "%s", why);
+	worker_emit(w, "reset-files", NULL);
+	ev_timer_set(&w->files_timer, RESET_FILES_WAIT_S, 0.);
+	ev_timer_start(w->loop, &w->files_timer);
+}
+
+static void files_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+
+	log_warn("no fresh boot images from the supervisor within %g s: the set-up's "
+		 "are read again", RESET_FILES_WAIT_S);
+	w->reset_waiting = false;
+	reset_now(w, w->reset_why);
+}
+
+static void reset_now(struct worker *w, const char *why)
 {
 	if (vm_reset(&w->vm) < 0) {
 		worker_exit_soon(w, WORKER_EXIT_GUEST_ERROR, "reset failed (see worker.log)");
@@ -425,6 +473,48 @@ static const struct rpc_method w_start = {
 	.name = WORKER_M_START, .handler = m_start, .params = start_params,
 	.doc = "start the vCPUs",
 };
+static const struct rpc_param files_params[] = {
+	{ "kernel", RPC_T_INT, false, "index of the kernel's descriptor" },
+	{ "initrd", RPC_T_INT, false, "index of the initrd's" },
+	{ "dtb", RPC_T_INT, false, "index of the DTB's" },
+	{ NULL },
+};
+
+/* worker.files: the boot images for the reset that waits for them */
+static int m_files(struct rpc_call *call, json_t *params, json_t **result)
+{
+	struct worker *w = call->ctx;
+	static const char *const key[] = { "kernel", "initrd", "dtb" };
+	int *slot[] = { &w->vm.plan.files.kernel, &w->vm.plan.files.initrd,
+			&w->vm.plan.files.dtb };
+	unsigned n = 0;
+	int *fds = server_call_fds(call->conn, &n);
+
+	for (int i = 0; i < 3; i++) {
+		json_t *v = json_object_get(params, key[i]);
+		json_int_t k = json_integer_value(v);
+
+		if (!v)
+			continue;
+		if (!fds || k < 0 || (unsigned)k >= n || fds[k] < 0)
+			return rpc_fail(call, ARMVM_E_INVALID_PARAMS, NULL,
+					"%s: no such descriptor", key[i]);
+		/* only a file the set-up had: a plan does not grow new images */
+		if (*slot[i] < 0)
+			continue;
+		close(*slot[i]);
+		*slot[i] = fds[k];
+		fds[k] = -1;
+	}
+	if (w->reset_waiting) {
+		ev_timer_stop(w->loop, &w->files_timer);
+		w->reset_waiting = false;
+		reset_now(w, w->reset_why);
+	}
+	*result = json_pack("{s:b}", "ok", 1);
+	return 0;
+}
+
 static const struct rpc_param stop_params[] = {
 	{ "force", RPC_T_BOOL, false, "at once, without asking the guest" },
 	{ "timeout", RPC_T_INT, false, "seconds to wait for the guest before forcing" },
@@ -457,6 +547,10 @@ static const struct rpc_method w_set = {
 	.name = WORKER_M_SET, .handler = m_set, .params = set_params,
 	.doc = "change the power-off and reboot policies",
 };
+static const struct rpc_method w_files = {
+	.name = WORKER_M_FILES, .handler = m_files, .params = files_params,
+	.doc = "fresh boot image descriptors for a reset in place",
+};
 static const struct rpc_method w_info = {
 	.name = WORKER_M_INFO, .handler = m_info, .doc = "live state and counters",
 };
@@ -466,7 +560,7 @@ static const struct rpc_method w_console = {
 };
 static const struct rpc_method *const worker_list[] = {
 	&w_start, &w_stop, &w_info, &w_console, &w_reboot, &w_pause, &w_resume,
-	&w_subscribe, &w_set, NULL,
+	&w_subscribe, &w_set, &w_files, NULL,
 };
 static const struct rpc_table worker_methods = { .methods = worker_list };
 
@@ -734,6 +828,8 @@ int worker_main(int spec_fd)
 	ev_init(&w.key_timer, key_release_cb);
 	w.key_timer.data = &w;
 	ev_init(&w.reset_timer, reset_timer_cb);
+	ev_init(&w.files_timer, files_timer_cb);
+	w.files_timer.data = &w;
 	w.reset_timer.data = &w;
 	w.control.on_close = worker_client_closed;
 

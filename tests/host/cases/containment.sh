@@ -10,7 +10,7 @@
 # path or by descriptor, nor a block device, nor a file it may only read
 # as a read-write disk; its own files work.  A worker that makes a
 # forbidden call is reported crashed with the call's name, one killed by
-# SIGTERM with the signal.
+# SIGTERM with the signal.  A reboot opens the kernel again, as its owner.
 
 need_armvmd
 runas=$(need_tool runas) || exit $?
@@ -64,6 +64,7 @@ chmod 0755 "$j"
 chown -R 1001:$G "$mine"
 chmod 0700 "$mine"
 chmod 0600 "$mine/Image" "$mine/disk.img"
+cp "$mine/Image" "$j/hold.img"		# root's copy, for the seccomp trip
 
 say "uid 1001 creates jail1 (descriptors, armvmctl's default)"
 as 1001 $j/c.json create --name jail1 --kernel "$mine/Image" --memory 128M \
@@ -218,11 +219,30 @@ wait_state jail1 crashed 30
 jctl_ok $j/ki.json call vm.info '{"name":"jail1"}'
 assert_contains "$(json_get reason $j/ki.json)" "killed by signal SIGTERM from pid" "the reason"
 jctl_ok $j/x.json call vm.destroy '{"name":"jail1"}'
+
+say "a reboot reads the kernel again, opened as its owner: a kernel replaced at its path boots"
+# the VM's files by path (a descriptor would keep the old file)
+as 1001 $j/rb.json --by-path create --name rb --kernel "$mine/Image" --memory 64M
+[ "$RUN_RC" = 0 ] || fail "uid 1001 could not create rb"
+assert_json files.kind paths $j/rb.json
+wait_state rb running 60
+# a new file at the same path, as a build makes it: this one powers off
+# after its marks where the old one waits
+cp "$img" "$mine/new.img"
+chown 1001:$G "$mine/new.img"
+run "$runas" 1001 $G -- mv "$mine/new.img" "$mine/Image"
+[ "$RUN_RC" = 0 ] || fail "cannot replace $mine/Image"
+as 1001 $j/rb2.json reboot rb --force
+[ "$RUN_RC" = 0 ] || fail "uid 1001 could not reboot rb"
+wait_state rb stopped 60
+jctl_ok $j/rbi.json call vm.info '{"name":"rb"}'
+assert_contains "$(json_get reason $j/rbi.json)" "powered off" "rb after the reboot (the new kernel)"
+jctl_ok $j/x.json call vm.destroy '{"name":"rb"}'
 armvmd_stop
 
 say "a worker that makes a forbidden call is reported crashed, with the call"
 armvmd_start --state-dir "$j/state2" --test-seccomp-trip
-jctl_ok $j/t.json create --name trip --kernel "$mine/Image" --memory 64M
+jctl_ok $j/t.json create --name trip --kernel "$j/hold.img" --memory 64M
 wait_state trip crashed 60
 jctl_ok $j/ti.json call vm.info '{"name":"trip"}'
 assert_contains "$(json_get reason $j/ti.json)" "seccomp: syscall openat (56)" "the reason"
