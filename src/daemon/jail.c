@@ -16,6 +16,7 @@
 #include "daemon/jail.h"
 #include "libarmvm.h"
 #include "rpc/worker_proto.h"
+#include "util/sigsafe.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC	(1U << 2)
@@ -25,30 +26,22 @@
 
 /* ---- the child: raw system calls only ---- */
 
-static size_t put(char *buf, size_t at, size_t cap, const char *s)
-{
-	while (*s && at + 1 < cap)
-		buf[at++] = *s++;
-	buf[at] = '\0';
-	return at;
-}
-
 /* the worker's own error line, then the end */
 static void __attribute__((noreturn)) child_fail(int fd, const char *step, int err)
 {
-	char line[320];
-	size_t n = 0;
+	char line[320], *p = line;
+	const char *end = line + sizeof(line) - 4;
 
-	n = put(line, n, sizeof(line), "{\"error\":{\"code\":");
-	n = put(line, n, sizeof(line), "-32603");
-	n = put(line, n, sizeof(line), ",\"message\":\"jail: ");
-	n = put(line, n, sizeof(line), step);
-	n = put(line, n, sizeof(line), ": ");
-	n = put(line, n, sizeof(line), strerrorname_np(err) ?: "error");
-	n = put(line, n, sizeof(line), " (");
-	n = put(line, n, sizeof(line), strerrordesc_np(err) ?: "?");
-	n = put(line, n, sizeof(line), ")\"}}\n");
-	if (fd >= 0 && write(fd, line, n) < 0)
+	p = sigsafe_str(p, end, "{\"error\":{\"code\":");
+	p = sigsafe_num(p, end, ARMVM_E_INTERNAL);
+	p = sigsafe_str(p, end, ",\"message\":\"jail: ");
+	p = sigsafe_str(p, end, step);
+	p = sigsafe_str(p, end, ": ");
+	p = sigsafe_str(p, end, strerrorname_np(err) ?: "error");
+	p = sigsafe_str(p, end, " (");
+	p = sigsafe_str(p, end, strerrordesc_np(err) ?: "?");
+	p = sigsafe_str(p, line + sizeof(line), ")\"}}\n");
+	if (fd >= 0 && write(fd, line, (size_t)(p - line)) < 0)
 		(void)0;
 	syscall(SYS_exit_group, WORKER_EXIT_SETUP);
 	__builtin_unreachable();

@@ -40,6 +40,7 @@
 #include <linux/seccomp.h>
 
 #include "rpc/worker_proto.h"
+#include "util/sigsafe.h"
 #include "vm/seccomp.h"
 #include "vm/syscall_names.h"
 
@@ -361,30 +362,6 @@ const char *seccomp_syscall_name(long nr)
 
 static int report_exit_fd = -1, report_log_fd = -1;
 
-static char *put_str(char *p, const char *end, const char *s)
-{
-	while (*s && p < end)
-		*p++ = *s++;
-	return p;
-}
-
-static char *put_num(char *p, const char *end, long v)
-{
-	char digits[24];
-	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
-	int n = 0;
-
-	if (v < 0 && p < end)
-		*p++ = '-';
-	do {
-		digits[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	while (n && p < end)
-		*p++ = digits[--n];
-	return p;
-}
-
 static void sigsys_handler(int sig, siginfo_t *si, void *ctx)
 {
 	char what[96], line[100], json[160];
@@ -397,14 +374,14 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ctx)
 	(void)ctx;
 	if (si->si_code == SYS_SECCOMP) {
 		name = seccomp_syscall_name(si->si_syscall);
-		p = put_str(what, end, "seccomp: syscall ");
-		p = put_str(p, end, name ? name : "unknown");
-		p = put_str(p, end, " (");
-		p = put_num(p, end, si->si_syscall);
-		p = put_str(p, end, ")");
+		p = sigsafe_str(what, end, "seccomp: syscall ");
+		p = sigsafe_str(p, end, name ? name : "unknown");
+		p = sigsafe_str(p, end, " (");
+		p = sigsafe_num(p, end, si->si_syscall);
+		p = sigsafe_str(p, end, ")");
 	} else {
-		p = put_str(what, end, "seccomp: SIGSYS from pid ");
-		p = put_num(p, end, si->si_pid);
+		p = sigsafe_str(what, end, "seccomp: SIGSYS from pid ");
+		p = sigsafe_num(p, end, si->si_pid);
 	}
 	wlen = (size_t)(p - what);
 
@@ -415,14 +392,14 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ctx)
 	}
 	if (report_exit_fd >= 0) {
 		end = json + sizeof(json);
-		p = put_str(json, end, "{\"code\":");
-		p = put_num(p, end, WORKER_EXIT_SECCOMP);
-		p = put_str(p, end, ",\"reason\":\"");
+		p = sigsafe_str(json, end, "{\"code\":");
+		p = sigsafe_num(p, end, WORKER_EXIT_SECCOMP);
+		p = sigsafe_str(p, end, ",\"reason\":\"");
 		if (p + wlen < end) {	/* names and numbers need no escapes */
 			memcpy(p, what, wlen);
 			p += wlen;
 		}
-		p = put_str(p, end, "\"}");
+		p = sigsafe_str(p, end, "\"}");
 		r = pwrite(report_exit_fd, json, (size_t)(p - json), 0);
 		if (r == p - json)
 			r = ftruncate(report_exit_fd, r);

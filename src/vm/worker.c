@@ -18,6 +18,7 @@
 #include "rpc/server.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
+#include "util/sigsafe.h"
 #include "vm/vm.h"
 #include "vm/worker.h"
 
@@ -681,41 +682,21 @@ static int seccomp_lock(struct worker *w, int exit_fd)
  */
 static int fatal_exit_fd = -1;
 
-static char *put_s(char *p, char *end, const char *s)
-{
-	while (*s && p < end - 1)
-		*p++ = *s++;
-	return p;
-}
-
-static char *put_u(char *p, char *end, unsigned long v)
-{
-	char d[24];
-	int n = 0;
-
-	do
-		d[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < (int)sizeof(d));
-	while (n && p < end - 1)
-		*p++ = d[--n];
-	return p;
-}
-
 static void fatal_signal(int sig, siginfo_t *si, void *ctx)
 {
-	char buf[160], *p = buf, *end = buf + sizeof(buf);
-	const char *name = sigabbrev_np(sig);
+	char buf[160], *p = buf;
+	const char *end = buf + sizeof(buf) - 1, *name = sigabbrev_np(sig);
 	ssize_t r;
 
-	p = put_s(p, end, "{\"code\":");
-	p = put_u(p, end, WORKER_EXIT_SIGNAL);
-	p = put_s(p, end, ",\"reason\":\"killed by signal SIG");
-	p = put_s(p, end, name ? name : "?");
+	p = sigsafe_str(p, end, "{\"code\":");
+	p = sigsafe_num(p, end, WORKER_EXIT_SIGNAL);
+	p = sigsafe_str(p, end, ",\"reason\":\"killed by signal SIG");
+	p = sigsafe_str(p, end, name ? name : "?");
 	if (si->si_code <= 0) {		/* sent by a process */
-		p = put_s(p, end, " from pid ");
-		p = put_u(p, end, (unsigned long)si->si_pid);
+		p = sigsafe_str(p, end, " from pid ");
+		p = sigsafe_num(p, end, (long)si->si_pid);
 	}
-	p = put_s(p, end, "\"}");
+	p = sigsafe_str(p, end, "\"}");
 	if (fatal_exit_fd >= 0 && (r = pwrite(fatal_exit_fd, buf, (size_t)(p - buf), 0)) > 0)
 		r = ftruncate(fatal_exit_fd, r);
 	_exit(WORKER_EXIT_SIGNAL);
