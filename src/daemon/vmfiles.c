@@ -10,9 +10,67 @@
 /* The three single-file parameters and their slots. */
 static const char *const single[] = { "kernel", "initrd", "dtb" };
 
-static int *single_slot(struct plan_files *f, unsigned i)
+/* One file parameter of a definition, as each_file() finds it. */
+struct vmfile {
+	const char *param;		/* "kernel", "disk 1", ... */
+	const char *path;		/* its path, or its name for messages */
+	int idx;			/* the request's descriptor, or -1: a path */
+	enum files_mode mode;
+	int *(*slot)(struct plan_files *f, const struct vmfile *vf);
+	unsigned i;			/* which disk */
+};
+
+static int *single_slot(struct plan_files *f, const struct vmfile *vf)
 {
-	return i == 0 ? &f->kernel : i == 1 ? &f->initrd : &f->dtb;
+	return !strcmp(vf->param, "kernel") ? &f->kernel :
+	       !strcmp(vf->param, "initrd") ? &f->initrd : &f->dtb;
+}
+
+static int *disk_slot(struct plan_files *f, const struct vmfile *vf)
+{
+	return &f->disks[vf->i];
+}
+
+/*
+ * fn for each file parameter of spec that parses (one that does not is
+ * the plan's to name): kernel, initrd, dtb, and with disks each disk.
+ * The first negative return of fn ends the walk and is returned.
+ */
+static int each_file(json_t *spec, bool disks, int (*fn)(const struct vmfile *vf, void *arg),
+		     void *arg)
+{
+	char name[PATH_MAX], whyp[160], param[32];
+	struct virtio_blk_conf d;
+	struct vmfile vf;
+	json_t *list, *v;
+	size_t i;
+	int r = 0;
+
+	for (unsigned k = 0; k < 3 && r >= 0; k++) {
+		vf = (struct vmfile){ .param = single[k], .path = name, .mode = FILES_READ,
+				      .slot = single_slot };
+		if (plan_file_param(json_object_get(spec, single[k]), name, sizeof(name),
+				    &vf.idx, whyp, sizeof(whyp)) == 0 && name[0])
+			r = fn(&vf, arg);
+	}
+	if (r < 0 || !disks)
+		return r;
+	list = plan_list_param(json_object_get(spec, "disks"));
+	json_array_foreach(list, i, v) {
+		if (i >= VIRTIO_MAX_DISKS)
+			break;
+		vf = (struct vmfile){ .param = param, .path = d.path, .slot = disk_slot,
+				      .i = (unsigned)i };
+		if (plan_disk_param(v, &d, &vf.idx, whyp, sizeof(whyp)) < 0)
+			continue;
+		snprintf(param, sizeof(param), "disk %zu", i);
+		vf.mode = d.readonly ? FILES_READ : FILES_READ_WRITE;
+		r = fn(&vf, arg);
+		if (r < 0)
+			break;
+	}
+	json_decref(list);
+	return r;
 }
 
 static int take_one(const struct server_peer_cred *who, const char *param, int idx,
@@ -37,43 +95,35 @@ static int take_one(const struct server_peer_cred *who, const char *param, int i
 	return 0;
 }
 
+struct take_ctx {
+	const struct server_peer_cred *who;
+	int *fds;
+	unsigned nfds;
+	const struct files_policy *policy;
+	struct plan_files *kept;
+	struct files_refusal *why;
+};
+
+static int take_cb(const struct vmfile *vf, void *arg)
+{
+	struct take_ctx *c = arg;
+
+	return take_one(c->who, vf->param, vf->idx, vf->path, vf->mode, c->fds, c->nfds,
+			c->policy, vf->slot(c->kept, vf), c->why);
+}
+
 int vmfiles_take(json_t *spec, const struct server_peer_cred *who, int *fds, unsigned nfds,
 		 const struct files_policy *policy, struct plan_files *kept,
 		 struct files_refusal *why)
 {
-	char name[PATH_MAX], whyp[160], param[32];
-	struct virtio_blk_conf d;
-	json_t *list, *v;
-	size_t i;
-	int idx;
+	struct take_ctx c = { who, fds, nfds, policy, kept, why };
 
 	plan_files_init(kept);
-	for (unsigned k = 0; k < 3; k++) {
-		if (plan_file_param(json_object_get(spec, single[k]), name, sizeof(name), &idx,
-				    whyp, sizeof(whyp)) < 0)
-			continue;	/* the plan says what is wrong with it */
-		if (take_one(who, single[k], idx, name, FILES_READ, fds, nfds, policy,
-			     single_slot(kept, k), why) < 0)
-			goto fail;
+	if (each_file(spec, true, take_cb, &c) < 0) {
+		plan_files_close(kept);
+		return -1;
 	}
-	list = plan_list_param(json_object_get(spec, "disks"));
-	json_array_foreach(list, i, v) {
-		if (i >= VIRTIO_MAX_DISKS ||
-		    plan_disk_param(v, &d, &idx, whyp, sizeof(whyp)) < 0)
-			continue;
-		snprintf(param, sizeof(param), "disk %zu", i);
-		if (take_one(who, param, idx, d.path,
-			     d.readonly ? FILES_READ : FILES_READ_WRITE, fds, nfds, policy,
-			     &kept->disks[i], why) < 0) {
-			json_decref(list);
-			goto fail;
-		}
-	}
-	json_decref(list);
 	return 0;
-fail:
-	plan_files_close(kept);
-	return -1;
 }
 
 /* a kept descriptor's copy for this run, moved into the run's files */
@@ -142,62 +192,44 @@ int vmfiles_open_payload(json_t *spec, const struct server_peer_cred *who,
 	return open_files(spec, who, kept, policy, out, why, false);
 }
 
+struct open_ctx {
+	const struct server_peer_cred *who;
+	struct plan_files *kept, *out;
+	const struct files_policy *policy;
+	struct files_refusal *why;
+};
+
+static int open_cb(const struct vmfile *vf, void *arg)
+{
+	struct open_ctx *c = arg;
+	int *slot = vf->slot(c->out, vf), r;
+
+	if (vf->idx >= 0) {
+		r = move_kept(vf->slot(c->kept, vf), slot);
+		if (r < 0)
+			out_of_fds(c->why, vf->param, r);
+		return r;
+	}
+	*slot = files_open_as(c->who, vf->param, vf->path, vf->mode, c->policy, c->why);
+	return *slot < 0 ? -1 : 0;
+}
+
 static int open_files(json_t *spec, const struct server_peer_cred *who,
 		      struct plan_files *kept, const struct files_policy *policy,
 		      struct plan_files *out, struct files_refusal *why, bool devices)
 {
-	char name[PATH_MAX], whyp[160], param[32];
-	struct virtio_blk_conf d;
+	struct open_ctx c = { who, kept, out, policy, why };
 	struct virtio_net_conf n;
+	char whyp[160], param[32];
 	json_t *list, *v;
 	bool mac_given;
 	size_t i;
-	int idx, r;
 
 	plan_files_init(out);
-	for (unsigned k = 0; k < 3; k++) {
-		int *slot = single_slot(out, k);
-		int *have = single_slot(kept, k);
-
-		if (plan_file_param(json_object_get(spec, single[k]), name, sizeof(name), &idx,
-				    whyp, sizeof(whyp)) < 0 || !name[0])
-			continue;
-		if (idx >= 0) {
-			if ((r = move_kept(have, slot)) < 0) {
-				out_of_fds(why, single[k], r);
-				goto fail;
-			}
-			continue;
-		}
-		*slot = files_open_as(who, single[k], name, FILES_READ, policy, why);
-		if (*slot < 0)
-			goto fail;
-	}
+	if (each_file(spec, devices, open_cb, &c) < 0)
+		goto fail;
 	if (!devices)
 		goto done;
-	list = plan_list_param(json_object_get(spec, "disks"));
-	json_array_foreach(list, i, v) {
-		if (i >= VIRTIO_MAX_DISKS ||
-		    plan_disk_param(v, &d, &idx, whyp, sizeof(whyp)) < 0)
-			continue;
-		snprintf(param, sizeof(param), "disk %zu", i);
-		if (idx >= 0) {
-			if ((r = move_kept(&kept->disks[i], &out->disks[i])) < 0) {
-				out_of_fds(why, param, r);
-				json_decref(list);
-				goto fail;
-			}
-			continue;
-		}
-		out->disks[i] = files_open_as(who, param, d.path,
-					      d.readonly ? FILES_READ : FILES_READ_WRITE,
-					      policy, why);
-		if (out->disks[i] < 0) {
-			json_decref(list);
-			goto fail;
-		}
-	}
-	json_decref(list);
 	list = plan_list_param(json_object_get(spec, "nets"));
 	json_array_foreach(list, i, v) {
 		if (i >= VIRTIO_MAX_NETS ||
@@ -220,29 +252,18 @@ fail:
 	return -1;
 }
 
+static int count_cb(const struct vmfile *vf, void *arg)
+{
+	unsigned *n = arg;
+
+	n[vf->idx >= 0]++;
+	return 0;
+}
+
 const char *vmfiles_kind(json_t *spec)
 {
-	char name[PATH_MAX], whyp[160];
-	struct virtio_blk_conf d;
-	unsigned fds = 0, paths = 0;
-	json_t *list, *v;
-	size_t i;
-	int idx;
+	unsigned n[2] = { 0, 0 };	/* paths, descriptors */
 
-	for (unsigned k = 0; k < 3; k++) {
-		if (plan_file_param(json_object_get(spec, single[k]), name, sizeof(name), &idx,
-				    whyp, sizeof(whyp)) < 0 || !name[0])
-			continue;
-		fds += idx >= 0;
-		paths += idx < 0;
-	}
-	list = plan_list_param(json_object_get(spec, "disks"));
-	json_array_foreach(list, i, v) {
-		if (plan_disk_param(v, &d, &idx, whyp, sizeof(whyp)) < 0)
-			continue;
-		fds += idx >= 0;
-		paths += idx < 0;
-	}
-	json_decref(list);
-	return fds && paths ? "mixed" : fds ? "descriptors" : paths ? "paths" : "none";
+	each_file(spec, true, count_cb, n);
+	return n[0] && n[1] ? "mixed" : n[1] ? "descriptors" : n[0] ? "paths" : "none";
 }
