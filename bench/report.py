@@ -134,6 +134,8 @@ def table(res, prev=None):
     if host:
         w("host: %s, %s CPUs, Linux %s (%s)\n" % (env.get("host_label", "arm64 host"),
           host.get("cpus"), host.get("kernel"), host.get("model", "").strip("\0")))
+    if env.get("qemu"):
+        w("platform: %s\n" % env["qemu"])
     w("NOTE: %s.\n" % EMULATED_NOTE)
     if old:
         w("last column: the ratio of the previous run (%s)\n" % res.get("previous", "?"))

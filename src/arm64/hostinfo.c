@@ -41,6 +41,23 @@ int hostinfo_parange_bits(unsigned long long mmfr0)
 	return field < sizeof(bits) / sizeof(bits[0]) ? bits[field] : 0;
 }
 
+unsigned hostinfo_granules(unsigned long long mmfr0, bool *lpa2)
+{
+	unsigned t4 = (mmfr0 >> 28) & 0xf, t64 = (mmfr0 >> 24) & 0xf;
+	unsigned t16 = (mmfr0 >> 20) & 0xf, g = 0;
+
+	/* signed fields (4K, 64K): 0xf (-1) is "not implemented" */
+	if (t4 != 0xf)
+		g |= HOSTINFO_GRANULE_4K;
+	if (t64 != 0xf)
+		g |= HOSTINFO_GRANULE_64K;
+	if (t16 != 0)
+		g |= HOSTINFO_GRANULE_16K;
+	if (lpa2)
+		*lpa2 = (t4 != 0xf && t4 >= 1) || t16 >= 2;
+	return g;
+}
+
 const char *hostinfo_mode_from_log(const char *log)
 {
 	/*
@@ -120,10 +137,14 @@ static void probe_vm(struct host_info *hi, int kvm)
 	unsigned long type = hi->ipa_cap ? KVM_VM_TYPE_ARM_IPA_SIZE(hi->ipa_limit_bits) : 0;
 	struct kvm_create_device dev = { .flags = KVM_CREATE_DEVICE_TEST };
 	struct kvm_vcpu_init init;
-	unsigned long long mmfr0 = 0;
+	unsigned long long mmfr0 = 0, mmfr2 = 0;
 	struct kvm_one_reg reg = {
 		.id = ARM64_SYS_REG(3, 0, 0, 7, 0),
 		.addr = (unsigned long)&mmfr0,
+	};
+	struct kvm_one_reg reg2 = {
+		.id = ARM64_SYS_REG(3, 0, 0, 7, 2),
+		.addr = (unsigned long)&mmfr2,
 	};
 	int vm, vcpu;
 
@@ -146,6 +167,10 @@ static void probe_vm(struct host_info *hi, int kvm)
 		    ioctl(vcpu, KVM_GET_ONE_REG, &reg) == 0) {
 			hi->pa_range_bits = hostinfo_parange_bits(mmfr0);
 			hi->pa_range_source = "ID_AA64MMFR0_EL1 via KVM_GET_ONE_REG";
+			hi->granules = hostinfo_granules(mmfr0, &hi->lpa2);
+			/* ID_AA64MMFR2_EL1.VARange (19:16): 1 is 52-bit VA for 64K */
+			if (ioctl(vcpu, KVM_GET_ONE_REG, &reg2) == 0)
+				hi->va_range_bits = ((mmfr2 >> 16) & 0xf) == 1 ? 52 : 48;
 		}
 		close(vcpu);
 	}
@@ -248,6 +273,23 @@ json_t *hostinfo_to_json(const struct host_info *hi)
 		? json_integer(hi->pa_range_bits) : json_null());
 	json_object_set_new(o, "pa_range_source", json_string(hi->pa_range_source));
 	json_object_set_new(o, "el1_32bit", json_boolean(hi->el1_32bit));
+	if (hi->granules) {
+		json_t *g = json_array();
+
+		if (hi->granules & HOSTINFO_GRANULE_4K)
+			json_array_append_new(g, json_string("4K"));
+		if (hi->granules & HOSTINFO_GRANULE_16K)
+			json_array_append_new(g, json_string("16K"));
+		if (hi->granules & HOSTINFO_GRANULE_64K)
+			json_array_append_new(g, json_string("64K"));
+		json_object_set_new(o, "guest_granules", g);
+		json_object_set_new(o, "lpa2", json_boolean(hi->lpa2));
+	} else {
+		json_object_set_new(o, "guest_granules", json_null());
+		json_object_set_new(o, "lpa2", json_null());
+	}
+	json_object_set_new(o, "va_range_bits", hi->va_range_bits
+		? json_integer(hi->va_range_bits) : json_null());
 
 	json_t *gic = json_array();
 	if (hi->gic_v2)

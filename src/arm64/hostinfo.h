@@ -23,6 +23,12 @@ struct host_info {
 	int ipa_limit_bits;
 	int pa_range_bits;		/* 0: unknown */
 	const char *pa_range_source;
+	/* the translation granules guests may use (HOSTINFO_GRANULE_*; 0
+	 * unknown), LPA2 (52-bit PA and VA with 4K/16K pages) and the VA
+	 * size of 64K pages (FEAT_LVA: 52), from the vCPU's ID registers */
+	unsigned granules;
+	bool lpa2;
+	int va_range_bits;		/* 0: unknown */
 	bool el1_32bit;
 	bool gic_v2, gic_v3;
 	const char *kvm_mode;		/* "vhe", "nvhe", "protected", "unknown" */
@@ -43,6 +49,23 @@ void hostinfo_probe(struct host_info *hi);
 const struct host_info *hostinfo_get(void);
 
 json_t *hostinfo_to_json(const struct host_info *hi);
+
+#define HOSTINFO_GRANULE_4K	1u
+#define HOSTINFO_GRANULE_16K	2u
+#define HOSTINFO_GRANULE_64K	4u
+/* The HOSTINFO_GRANULE_* bit of a page size in KiB (4, 16, 64), else 0. */
+static inline unsigned hostinfo_granule_bit(unsigned page_kb)
+{
+	return page_kb == 4 ? HOSTINFO_GRANULE_4K : page_kb == 16 ? HOSTINFO_GRANULE_16K
+	       : page_kb == 64 ? HOSTINFO_GRANULE_64K : 0;
+}
+/*
+ * Decode ID_AA64MMFR0_EL1's TGran4 (31:28: 0 yes, 1 yes with 52-bit
+ * addresses, 0xf no), TGran64 (27:24: 0 yes, 0xf no) and TGran16 (23:20:
+ * 0 no, 1 yes, 2 yes with 52-bit) into HOSTINFO_GRANULE_* bits; *lpa2
+ * (may be NULL) says whether 4K or 16K reach 52 bits.
+ */
+unsigned hostinfo_granules(unsigned long long mmfr0, bool *lpa2);
 
 /* Decode ID_AA64MMFR0_EL1.PARange (bits 3:0) to bits; 0 if reserved. */
 int hostinfo_parange_bits(unsigned long long mmfr0);

@@ -308,6 +308,56 @@ static int check_overlaps(const struct vm_config *cfg,
 	return 0;
 }
 
+static const char *page_name(unsigned kb)
+{
+	switch (kb) {
+	case 4: return "4K-page";
+	case 16: return "16K-page";
+	case 64: return "64K-page";
+	default: return "page-size-unspecified";
+	}
+}
+
+int layout_check_kernel_bank(const struct vm_config *cfg,
+			     struct layout_error *err,
+			     char *note, size_t notelen,
+			     char *warning, size_t warninglen)
+{
+	const struct mem_bank *b = &cfg->banks[0];
+	uint64_t end = b->base + b->size;
+
+	if (cfg->arch != GUEST_AARCH64 || end <= LAYOUT_KERNEL_LIMIT ||
+	    cfg->kernel_page_kb == LAYOUT_PAGE_UNREAD)
+		return 0;
+	if (cfg->kernel_page_kb == 64) {
+		if (note && notelen)
+			snprintf(note, notelen, "bank 0 ends at 0x%" PRIx64 ", above "
+				 "2^48: accepted for a 64K-page kernel, whose initial "
+				 "ID map reaches 52 bits (the 48-bit rule comes from the "
+				 "ID map of 4K and 16K kernels with LPA2); the kernel "
+				 "must be built for 52-bit physical addresses "
+				 "(CONFIG_ARM64_PA_BITS_52) and the CPU must have "
+				 "FEAT_LPA", end - 1);
+		if (warning && warninglen)
+			snprintf(warning, warninglen, "the arm64 boot protocol "
+				 "(booting.rst) only promises that a kernel image in "
+				 "48-bit addressable memory boots: the kernel at 0x%"
+				 PRIx64 " relies on its 64K pages", b->base);
+		return 1;
+	}
+	err_reset(err, ARMVM_E_IPA);
+	err->highest_address = end - 1;
+	err->needed_bits = layout_bits_for(end - 1);
+	err->requested_bits = cfg->ipa_bits;
+	/* under 256 bytes: what libarmvm's struct armvm_error holds */
+	return err_msg(err, "bank 0 holds the kernel and ends at 0x%" PRIx64
+		       ": a %s kernel must be in 48-bit addressable memory (the "
+		       "arm64 boot protocol; its initial ID map reaches no "
+		       "higher), only a 64K-page kernel may be above 2^48: put "
+		       "bank 0 below 2^48", end - 1,
+		       page_name(cfg->kernel_page_kb));
+}
+
 /*
  * The kernel's bank must be reachable by the boot protocol.  This is an
  * address-space limit, not a typo in the request, so it is reported as
@@ -319,17 +369,8 @@ static int check_kernel_bank(const struct vm_config *cfg,
 	const struct mem_bank *b = &cfg->banks[0];
 	uint64_t end = b->base + b->size;
 
-	if (cfg->arch == GUEST_AARCH64 && end > LAYOUT_KERNEL_LIMIT) {
-		err_reset(err, ARMVM_E_IPA);
-		err->highest_address = end - 1;
-		err->needed_bits = layout_bits_for(end - 1);
-		err->requested_bits = cfg->ipa_bits;
-		return err_msg(err, "bank 0 holds the kernel and ends at 0x%"
-			       PRIx64 ", but the arm64 boot protocol "
-			       "(booting.rst) requires the kernel image in "
-			       "48-bit addressable memory: put bank 0 below "
-			       "2^48 and larger addresses in later banks", end - 1);
-	}
+	if (layout_check_kernel_bank(cfg, err, NULL, 0, NULL, 0) < 0)
+		return -1;
 	if (cfg->arch == GUEST_AARCH32 && end > LAYOUT_AARCH32_LIMIT) {
 		err_reset(err, ARMVM_E_IPA);
 		err->highest_address = end - 1;

@@ -69,8 +69,15 @@
 
 #define LAYOUT_MAX_BANKS	8
 #define LAYOUT_MIN_IPA_BITS	32
-/* arm64 booting.rst: the kernel image must be in 48-bit addressable memory */
+/*
+ * arm64 booting.rst: the kernel image must be in 48-bit addressable
+ * memory.  The rule comes from the initial ID map of 4K and 16K kernels
+ * (with LPA2 it covers 48 bits only); a 64K kernel's ID map reaches 52
+ * bits, so a 64K kernel may be placed higher (layout_check_kernel_bank).
+ */
 #define LAYOUT_KERNEL_LIMIT	(1ULL << 48)
+/* vm_config.kernel_page_kb before the kernel's header has been read */
+#define LAYOUT_PAGE_UNREAD	(~0u)
 
 /* payload region: kernel, initrd and DTB, at the start of the kernel's bank */
 #define PAYLOAD_REGION_AARCH64	(512ULL << 20)
@@ -114,6 +121,10 @@ struct vm_config {
 	struct mem_bank banks[LAYOUT_MAX_BANKS];	/* banks[0] holds the kernel */
 	int ipa_bits;			/* requested; 0: choose */
 	enum gic_version gic;
+	/* the aarch64 kernel's page size from its Image header: 4, 16, 64,
+	 * 0 unspecified, LAYOUT_PAGE_UNREAD not read yet (the placement rule
+	 * for its bank waits for it: layout_check_kernel_bank) */
+	unsigned kernel_page_kb;
 };
 
 /* A limit of the host that the plan must respect. */
@@ -126,7 +137,7 @@ struct host_limits {
  * the numbers go into the JSON-RPC error data (0 = not relevant). */
 struct layout_error {
 	int code;
-	char message[256];
+	char message[384];
 	int needed_bits, requested_bits, host_limit_bits;
 	uint64_t highest_address;
 	uint64_t region_size, kernel_size, initrd_size, dtb_size, needed_size;
@@ -169,6 +180,20 @@ int layout_parse_size(const char *text, uint64_t *size);
  * 40 bits, with ARMVM_E_IPA and highest_address/needed_bits set.
  */
 int layout_place_banks(struct vm_config *cfg, struct layout_error *err);
+
+/*
+ * The aarch64 kernel's bank against the boot protocol, once the kernel's
+ * page size is known (cfg->kernel_page_kb): a bank ending above 2^48 is
+ * refused (ARMVM_E_IPA, citing the rule) for a 4K, 16K or unspecified
+ * kernel, and accepted for a 64K one.  Returns 0, 1 when it accepted a
+ * 64K kernel above 2^48 (note says why it may, warning what the boot
+ * protocol promises), or -1 with err filled.  No-op (0) for aarch32 and
+ * while the page size is LAYOUT_PAGE_UNREAD; layout_place_banks calls it.
+ */
+int layout_check_kernel_bank(const struct vm_config *cfg,
+			     struct layout_error *err,
+			     char *note, size_t notelen,
+			     char *warning, size_t warninglen);
 
 /* Highest guest-physical address in use (RAM and devices). */
 uint64_t layout_highest_address(const struct vm_config *cfg);

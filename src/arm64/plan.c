@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "arm64/fdt.h"
+#include "arm64/hostinfo.h"
 #include "arm64/plan.h"
 #include "libarmvm.h"
 
@@ -199,6 +200,7 @@ static int build(json_t *spec, const struct plan_host *host,
 
 	if (parse_banks(json_object_get(spec, "memory"), &plan->cfg, err) < 0)
 		return -1;
+	plan->cfg.kernel_page_kb = LAYOUT_PAGE_UNREAD;	/* until its header is read */
 	if (layout_place_banks(&plan->cfg, err) < 0) {
 		if (err->code == ARMVM_E_IPA)
 			err->host_limit_bits = host->limits.ipa_limit_bits;
@@ -233,6 +235,23 @@ static int build(json_t *spec, const struct plan_host *host,
 	if (image_load_kernel_fd(fd, plan->kernel, plan->cfg.arch == GUEST_AARCH32,
 				 &plan->kimg, NULL, msg, sizeof(msg)) < 0)
 		return plan_fail(err, ARMVM_E_IMAGE, "kernel: %s", msg);
+	if (plan->cfg.arch == GUEST_AARCH64) {
+		unsigned g = hostinfo_granule_bit(plan->kimg.page_size_kb);
+
+		if (host->granules && g && !(host->granules & g))
+			return plan_fail(err, ARMVM_E_IMAGE, "kernel %s: a %uK-page kernel, "
+				"but this host's CPU offers guests no %uK translation granule "
+				"(ID_AA64MMFR0_EL1.TGran%u): it could not start", plan->kernel,
+				plan->kimg.page_size_kb, plan->kimg.page_size_kb,
+				plan->kimg.page_size_kb);
+		plan->cfg.kernel_page_kb = plan->kimg.page_size_kb;
+		if (layout_check_kernel_bank(&plan->cfg, err, plan->kernel_note,
+					     sizeof(plan->kernel_note), plan->warning,
+					     sizeof(plan->warning)) < 0) {
+			err->host_limit_bits = host->limits.ipa_limit_bits;
+			return -1;
+		}
+	}
 	plan->in.kernel_size = plan->kimg.image_size;
 	plan->in.kernel_file_size = plan->kimg.file_size;
 	plan->in.text_offset = plan->kimg.text_offset;
@@ -332,6 +351,16 @@ json_t *plan_to_json(const struct vm_plan *p)
 		"text_offset", hex(p->kimg.text_offset),
 		"compressed", p->kimg.compressed,
 		"format", p->kimg.kind == IMAGE_ZIMAGE ? "zImage" : "arm64 Image"));
+	if (p->kimg.kind != IMAGE_ZIMAGE) {
+		json_t *k = json_object_get(payload, "kernel");
+		char ps[16] = "unspecified";
+
+		if (p->kimg.page_size_kb)
+			snprintf(ps, sizeof(ps), "%uK", p->kimg.page_size_kb);
+		json_object_set_new(k, "page_size", json_string(ps));
+		if (p->kernel_note[0])
+			json_object_set_new(k, "placement", json_string(p->kernel_note));
+	}
 	if (pp->initrd_size)
 		json_object_set_new(payload, "initrd", json_pack("{s:s, s:o, s:I, s:o}",
 			"path", p->initrd, "base", hex(pp->initrd_base),
@@ -341,7 +370,11 @@ json_t *plan_to_json(const struct vm_plan *p)
 		"source", p->dtb[0] ? p->dtb : "generated",
 		"base", hex(pp->dtb_base), "reserved_size", (json_int_t)pp->dtb_size));
 
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:s}, s:o}",
+	json_t *warnings = json_array();
+
+	if (p->warning[0])
+		json_array_append_new(warnings, json_string(p->warning));
+	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:s}, s:o, s:o}",
 		"name", p->name,
 		"arch", p->cfg.arch == GUEST_AARCH32 ? "aarch32" : "aarch64",
 		"vcpus", (int)p->cfg.vcpus,
@@ -351,7 +384,7 @@ json_t *plan_to_json(const struct vm_plan *p)
 		"ipa", "bits", p->ipa.bits, "needed_bits", p->ipa.needed_bits,
 		"highest_address", hex(p->ipa.highest_address),
 		"reason", p->ipa.reason,
-		"payload", payload);
+		"payload", payload, "warnings", warnings);
 }
 
 json_t *plan_error_data(const struct layout_error *e)

@@ -24,6 +24,7 @@ struct plan_host {
 	struct host_limits limits;
 	bool gic_v2, gic_v3;
 	bool el1_32bit;
+	unsigned granules;		/* HOSTINFO_GRANULE_*; 0: unknown, no check */
 };
 
 /*
@@ -75,6 +76,9 @@ struct vm_plan {
 	struct virtio_net_conf nets[VIRTIO_MAX_NETS];
 	struct virtio_slot_conf virtio[LAYOUT_VIRTIO_SLOTS];
 	struct plan_files files;
+	/* a 64K kernel above 2^48 (layout_check_kernel_bank): why it may be
+	 * there, and what the boot protocol promises; empty otherwise */
+	char kernel_note[384], warning[256];
 	bool open_paths;		/* no files given: the plan opens them (tests) */
 };
 

@@ -237,7 +237,7 @@ struct registry_planned {
 	struct vm_plan *plan;		/* NULL on failure */
 	struct plan_files files;	/* the run's descriptors */
 	int code;			/* on failure: the error to send */
-	char message[300];
+	char message[400];
 	json_t *data;
 };
 typedef void (*registry_planned_fn)(struct daemon *d, void *arg, struct registry_planned *res);

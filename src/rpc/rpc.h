@@ -69,7 +69,7 @@ struct rpc_call {
 	json_t *id;			/* NULL for a notification */
 	bool deferred;
 	int err_code;
-	char err_message[256];
+	char err_message[512];
 	json_t *err_data;
 };
 

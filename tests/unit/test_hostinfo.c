@@ -10,6 +10,31 @@
 
 #include "arm64/hostinfo.h"
 
+/* ID_AA64MMFR0_EL1 values of qemu's CPU models (target/arm/cpu64.c) */
+static void test_granules(void **state)
+{
+	bool lpa2 = true;
+
+	/* cortex-a53 (0x00001122) and a57 (0x00001124): 4K and 64K, no 16K */
+	assert_int_equal(hostinfo_granules(0x00001124ULL, &lpa2),
+			 HOSTINFO_GRANULE_4K | HOSTINFO_GRANULE_64K);
+	assert_false(lpa2);
+	/* max: TGran4 1, TGran16 2 (52-bit), TGran64 0 */
+	assert_int_equal(hostinfo_granules(0x10200000ULL | 6, &lpa2),
+			 HOSTINFO_GRANULE_4K | HOSTINFO_GRANULE_16K | HOSTINFO_GRANULE_64K);
+	assert_true(lpa2);
+	/* max,lpa2=off: TGran4 0, TGran16 1 */
+	assert_int_equal(hostinfo_granules(0x00100000ULL | 6, &lpa2),
+			 HOSTINFO_GRANULE_4K | HOSTINFO_GRANULE_16K | HOSTINFO_GRANULE_64K);
+	assert_false(lpa2);
+	/* 64K only: TGran4 0xf, TGran16 0 */
+	assert_int_equal(hostinfo_granules(0xf0000005ULL, NULL), HOSTINFO_GRANULE_64K);
+	/* 4K only: TGran64 0xf */
+	assert_int_equal(hostinfo_granules(0x0f000005ULL, NULL), HOSTINFO_GRANULE_4K);
+	assert_int_equal(hostinfo_granule_bit(16), HOSTINFO_GRANULE_16K);
+	assert_int_equal(hostinfo_granule_bit(0), 0);
+}
+
 static void test_parange(void **state)
 {
 	static const struct { unsigned long long reg; int bits; } cases[] = {
@@ -100,6 +125,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parange),
+		cmocka_unit_test(test_granules),
 		cmocka_unit_test(test_mode_from_log),
 		cmocka_unit_test(test_json_without_kvm),
 		cmocka_unit_test(test_json_with_kvm),

@@ -11,10 +11,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arm64/hostinfo.h"
 #include "arm64/plan.h"
 #include "libarmvm.h"
 
-static char kernel[64], initrd[64];
+static char kernel[64], initrd[64], kernel16[64], kernel64[64];
+
+/* an Image header of that page size (flags bits 1-2: 1 4K, 2 16K, 3 64K) */
+static void write_image(char *path, unsigned page_code)
+{
+	unsigned char hdr[4096] = { 0 };
+	uint64_t image_size = 4u << 20, flags = (uint64_t)page_code << 1;
+	uint32_t magic = ARM64_IMAGE_MAGIC;
+	FILE *f;
+
+	strcpy(path, "/tmp/armvmd-plan-kernel.XXXXXX");
+	close(mkstemp(path));
+	memcpy(hdr + 16, &image_size, 8);
+	memcpy(hdr + 24, &flags, 8);
+	memcpy(hdr + 56, &magic, 4);
+	f = fopen(path, "wb");
+	fwrite(hdr, 1, sizeof(hdr), f);
+	fclose(f);
+}
 
 /* a minimal arm64 Image: header, text_offset 0, image_size 4 MiB */
 static int setup(void **state)
@@ -36,6 +55,8 @@ static int setup(void **state)
 	fwrite(hdr, 1, sizeof(hdr), f);
 	fclose(f);
 	assert_int_equal(truncate(initrd, 351 << 20), 0);	/* sparse */
+	write_image(kernel16, 2);
+	write_image(kernel64, 3);
 	return 0;
 }
 
@@ -43,6 +64,8 @@ static int teardown(void **state)
 {
 	unlink(kernel);
 	unlink(initrd);
+	unlink(kernel16);
+	unlink(kernel64);
 	return 0;
 }
 
@@ -211,6 +234,102 @@ static void test_bad_bank_message(void **state)
 	assert_non_null(strstr(err.message, "memory bank 1: not a string"));
 }
 
+static const struct plan_host host52 = {
+	.limits = { .ipa_limit_bits = 52, .ipa_cap = true },
+	.gic_v3 = true,
+};
+
+static int build_with(const char *image, const char *extra,
+		      struct vm_plan *plan, struct layout_error *err)
+{
+	char text[512];
+	json_t *spec;
+	int r;
+
+	snprintf(text, sizeof(text), "{\"kernel\":\"%s\",%s}", image, extra);
+	spec = json_loads(text, 0, NULL);
+	assert_non_null(spec);
+	r = plan_build(spec, &host52, NULL, plan, err);
+	json_decref(spec);
+	return r;
+}
+
+/* The kernel's bank above 2^48: by the kernel's page size, from its header */
+static void test_kernel_above_48_by_page_size(void **state)
+{
+	const char *high = "\"memory\":[\"256M@0x1000000000000\",\"256M\"]";
+	struct vm_plan plan;
+	struct layout_error err;
+	json_t *j, *w;
+
+	/* 4K and 16K: refused, citing the rule and the page size */
+	assert_int_equal(build_with(kernel, high, &plan, &err), -1);
+	assert_int_equal(err.code, ARMVM_E_IPA);
+	assert_int_equal(err.needed_bits, 49);
+	assert_int_equal(err.host_limit_bits, 52);
+	assert_non_null(strstr(err.message, "48-bit addressable"));
+	assert_non_null(strstr(err.message, "4K-page"));
+	assert_int_equal(build_with(kernel16, high, &plan, &err), -1);
+	assert_non_null(strstr(err.message, "16K-page"));
+
+	/* 64K: accepted, with the reason and the warning in the layout */
+	assert_int_equal(build_with(kernel64, high, &plan, &err), 0);
+	assert_int_equal(plan.ipa.bits, 49);
+	assert_true(plan.payload.kernel_load >= 0x1000000000000ULL);
+	j = plan_to_json(&plan);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		json_object_get(j, "payload"), "kernel"), "page_size")), "64K");
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(
+		json_object_get(j, "payload"), "kernel"), "placement")), "64K-page kernel"));
+	w = json_object_get(j, "warnings");
+	assert_int_equal(json_array_size(w), 1);
+	assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "only promises"));
+	json_decref(j);
+
+	/* 64K but the host cannot reach the bank: the IPA refusal */
+	{
+		struct plan_host h48 = host52;
+		char text[512];
+		json_t *spec;
+
+		h48.limits.ipa_limit_bits = 48;
+		snprintf(text, sizeof(text), "{\"kernel\":\"%s\",%s}", kernel64, high);
+		spec = json_loads(text, 0, NULL);
+		assert_int_equal(plan_build(spec, &h48, NULL, &plan, &err), -1);
+		json_decref(spec);
+		assert_int_equal(err.code, ARMVM_E_IPA);
+		assert_int_equal(err.needed_bits, 49);
+		assert_int_equal(err.host_limit_bits, 48);
+	}
+
+	/* a 16K kernel on a CPU without the 16K granule (cortex-a57) */
+	{
+		struct plan_host a57 = host52;
+		char text[512];
+		json_t *spec;
+
+		a57.granules = HOSTINFO_GRANULE_4K | HOSTINFO_GRANULE_64K;
+		snprintf(text, sizeof(text), "{\"kernel\":\"%s\"}", kernel16);
+		spec = json_loads(text, 0, NULL);
+		assert_int_equal(plan_build(spec, &a57, NULL, &plan, &err), -1);
+		assert_int_equal(err.code, ARMVM_E_IMAGE);
+		assert_non_null(strstr(err.message, "no 16K translation granule"));
+		json_decref(spec);
+		snprintf(text, sizeof(text), "{\"kernel\":\"%s\"}", kernel64);
+		spec = json_loads(text, 0, NULL);
+		assert_int_equal(plan_build(spec, &a57, NULL, &plan, &err), 0);
+		json_decref(spec);
+	}
+
+	/* low: no note, no warning, for any page size */
+	assert_int_equal(build_with(kernel64, "\"memory\":\"256M\"", &plan, &err), 0);
+	j = plan_to_json(&plan);
+	assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
+	assert_null(json_object_get(json_object_get(json_object_get(j, "payload"),
+						    "kernel"), "placement"));
+	json_decref(j);
+}
+
 static void test_names(void **state)
 {
 	assert_true(plan_name_valid("vm1"));
@@ -233,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_bad_bank_message),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_kernel_above_48_by_page_size),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
