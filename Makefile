@@ -71,8 +71,10 @@ unit: all
 hosttest: all
 	@tests/host/check
 
-# the address-space matrix: all hosts x guests, report in build/matrix/
+# the address-space matrix: all hosts x guests, report in build/matrix/;
+# it builds the 64K kernels (mk/kernels.mk) when they are missing
 matrix: all
+	@$(MAKE) --no-print-directory kernels
 	@tests/host/matrix $(MATRIX_ARGS)
 
 # the full soak (cases/soak.sh; make check runs a short one) alone on one
@@ -90,6 +92,7 @@ ensure-deps:
 
 check: ensure-deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory kernel-guest-64k
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/check
@@ -119,3 +122,4 @@ bench: ensure-deps
 
 # bare-metal guests (build/guests/*.img); adds them to `all`
 include mk/guests.mk
+include mk/kernels.mk

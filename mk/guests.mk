@@ -30,3 +30,14 @@ $(GUEST_DIR)/%.elf: tests/guests/%.S mk/guests.mk
 $(GUEST_DIR)/%.img: $(GUEST_DIR)/%.elf
 	$(if $(filter 1,$(V)),,@printf '  %-6s %s\n' IMG $@;)$(GUEST_CROSS)objcopy \
 		-O binary $< $@
+
+# tests/guests/va-probe.c: a user program (no C library) for the Linux test
+# guest's initramfs (tests/guests/mkinitrd), not a bare-metal image
+GUEST_PROBE := $(GUEST_DIR)/va-probe
+guests: $(GUEST_PROBE)
+$(GUEST_PROBE): tests/guests/va-probe.c mk/guests.mk
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@printf '  %-6s %s\n' CC $@;)$(GUEST_CROSS)gcc -Os \
+		-Wall -Wextra -Werror -nostdlib -nostartfiles -static -no-pie \
+		-ffreestanding -fno-stack-protector -Wl,--build-id=none \
+		-Wl,-z,noexecstack -s -o $@ $<

@@ -1,4 +1,4 @@
-# hosts: max61-prot a53
+# hosts: max61-prot a53 max61-nvhe
 # timeout: 300
 # needs: guests guests-armhf
 #

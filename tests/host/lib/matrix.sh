@@ -32,10 +32,16 @@
 #   boot_timeout=SEC   guest init within this (default 240)
 #   expect_console=ERE the guest console must show ERE once init runs
 #   kernel=PATH initrd=PATH  other payloads than the default ones
+#   guest_kernel=VER   the arm64 guest kernel VER (guest_kernel_ver)
+#   expect_va=BITS     the guest must report this virtual address size
+#                      (ARMVMD-GUEST-VA from tests/guests/va-probe.c: what
+#                      its kernel really runs with, 48 or 52)
+#   expect_pages=BYTES ... and this page size
+#   expect_layout=TEXT vm.layout's answer must contain TEXT
 #
 # It prints one line to the console for the runner, whatever happens:
 #   @@MATRIX-RESULT<TAB>NAME<TAB>observed=...<TAB>ipa=...<TAB>create_s=...
-#       <TAB>first_s=...<TAB>boot_s=...<TAB>stage=...<TAB>mem_kb=...<TAB>detail=...
+#       <TAB>first_s=...<TAB>boot_s=...<TAB>stage=...<TAB>mem_kb=...<TAB>va=...<TAB>detail=...
 # (create_s: vm.create's answer; first_s, boot_s: from vm.create to the
 # guest's first console output and to its init, seconds)
 # stage is where a failure stopped: host facts, daemon, create, guest first
@@ -80,9 +86,9 @@ _mx_emit() {
 		MX_STAGE=-
 	fi
 	[ -n "$MX_DETAIL" ] || MX_DETAIL=$(head -n 1 "${CASE_REASON_FILE:-/dev/null}" 2>/dev/null)
-	_line=$(printf '@@MATRIX-RESULT\t%s\tobserved=%s\tipa=%s\tcreate_s=%s\tfirst_s=%s\tboot_s=%s\tstage=%s\tmem_kb=%s\tdetail=%s' \
+	_line=$(printf '@@MATRIX-RESULT\t%s\tobserved=%s\tipa=%s\tcreate_s=%s\tfirst_s=%s\tboot_s=%s\tstage=%s\tmem_kb=%s\tva=%s\tdetail=%s' \
 		"$MX_NAME" "${MX_OBSERVED:--}" "${MX_IPA:--}" "${MX_CREATE_S:--}" "${MX_FIRST_S:--}" \
-		"${MX_BOOT_S:--}" "${MX_STAGE:--}" "${MX_MEM_KB:--}" \
+		"${MX_BOOT_S:--}" "${MX_STAGE:--}" "${MX_MEM_KB:--}" "${MX_VA:--}" \
 		"$(printf '%s' "$MX_DETAIL" | tr '\t\n' '  ' | cut -c1-300)")
 	printf '%s\n' "$_line" >"$CASE_TMP/matrix-result.log"
 	printf '%s\n' "$_line" >/dev/console 2>/dev/null || printf '%s\n' "$_line"
@@ -151,7 +157,8 @@ matrix_case() {
 	MX_HOST_IPA= MX_HOST_MODE= MX_HOST_GIC= MX_NO32=skip MX_BOOT_TIMEOUT=240
 	MX_OBSERVED= MX_IPA= MX_BOOT_S= MX_STAGE= MX_MEM_KB= MX_DETAIL= MX_VM=
 	MX_CREATE_S= MX_FIRST_S=
-	MX_EXPECT_CONSOLE= MX_KERNEL= MX_INITRD=
+	MX_EXPECT_CONSOLE= MX_KERNEL= MX_INITRD= MX_EXPECT_VA= MX_EXPECT_PAGES=
+	MX_EXPECT_LAYOUT= MX_VA=
 	for _a; do
 		case $_a in
 		name=*) MX_NAME=${_a#*=} ;;
@@ -171,7 +178,13 @@ matrix_case() {
 		boot_timeout=*) MX_BOOT_TIMEOUT=${_a#*=} ;;
 		expect_console=*) MX_EXPECT_CONSOLE=${_a#*=} ;;
 		kernel=*) MX_KERNEL=${_a#*=} ;;
+		guest_kernel=*)
+			MX_KERNEL=$(guest_kernel_ver "${_a#*=}") ||
+				fail "matrix_case: no guest kernel ${_a#*=} on this host (# needs: guest-kernel-${_a#*=})" ;;
 		initrd=*) MX_INITRD=${_a#*=} ;;
+		expect_va=*) MX_EXPECT_VA=${_a#*=} ;;
+		expect_pages=*) MX_EXPECT_PAGES=${_a#*=} ;;
+		expect_layout=*) MX_EXPECT_LAYOUT=${_a#*=} ;;
 		*) fail "matrix_case: unknown argument '$_a'" ;;
 		esac
 	done
@@ -281,6 +294,9 @@ matrix_case() {
 	fi
 	[ "$(json_get ipa.bits "$_j/layout.json")" = "$MX_IPA" ] ||
 		_mx_fail create "vm.layout chose $(json_get ipa.bits "$_j/layout.json") bits, vm.create $MX_IPA"
+	if [ -n "$MX_EXPECT_LAYOUT" ] && ! grep -qF "$MX_EXPECT_LAYOUT" "$_j/layout.json"; then
+		_mx_fail create "vm.layout lacks '$MX_EXPECT_LAYOUT': $(head -c 300 "$_j/layout.json")"
+	fi
 
 	MX_STAGE="guest first output"
 	_log=$ARMVMD_RUNTIME_DIR/vms/$MX_VM/console.log
@@ -297,6 +313,17 @@ matrix_case() {
 	MX_MEM_KB=$(sed -n 's/.*ARMVMD-GUEST-MEM \([0-9]*\).*/\1/p' "$_log" | head -n 1)
 	note "guest init after $MX_BOOT_S s; MemTotal ${MX_MEM_KB:-?} kB"
 	MX_DETAIL="$(grep -o 'ARMVMD-GUEST-INIT.*' "$_log" | head -n 1 | cut -d' ' -f2-)"
+	if [ -n "$MX_EXPECT_VA$MX_EXPECT_PAGES" ]; then
+		_mx_wait 20 'ARMVMD-GUEST-VA [0-9]' ||
+			_mx_fail "guest test" "no ARMVMD-GUEST-VA line (the guest's va-probe)"
+		set -- $(grep -o 'ARMVMD-GUEST-VA [0-9]* [0-9]*' "$_log" | head -n 1)
+		MX_VA=$2
+		MX_DETAIL="$MX_DETAIL; VA $2 bits, $3-byte pages"
+		[ -z "$MX_EXPECT_VA" ] || [ "$2" = "$MX_EXPECT_VA" ] ||
+			_mx_fail "guest test" "the guest runs with $2-bit virtual addresses, expected $MX_EXPECT_VA"
+		[ -z "$MX_EXPECT_PAGES" ] || [ "$3" = "$MX_EXPECT_PAGES" ] ||
+			_mx_fail "guest test" "the guest's pages are $3 bytes, expected $MX_EXPECT_PAGES"
+	fi
 
 	MX_STAGE="guest test"
 	if [ -n "$MX_MIN_MEM" ] && [ "${MX_MEM_KB:-0}" -lt "$MX_MIN_MEM" ]; then

@@ -24,6 +24,8 @@ a57         cortex-a57  3 6.1  -
 max61-nvhe  max         3 6.1  kvm-arm.mode=nvhe
 max61-prot  max         3 6.1  kvm-arm.mode=protected
 a57-gicv2   cortex-a57  2 6.1  -
+max612-16k  max         3 6.12-16k -
+max612-lpa  max,lpa2=off 3 6.12 -
 "
 
 die() {
@@ -64,37 +66,56 @@ host_label_for() {
 		fi
 	done <<<"$HOST_TABLE"
 	local s="${1%%,*}-gic$2-$3"
+	case ",$1," in *,lpa2=off,*) s="${1%%,*}-lpa-gic$2-$3" ;; esac
 	[ -n "$4" ] && s="$s-$(tr -c 'A-Za-z0-9.=\n-' '_' <<<"$4" | tr '=' '-')"
 	[ "${5:-busybox}" = systemd ] && s="$s-systemd"
 	echo "${s//cortex-/}"
 }
 
-# kernel_path VERSION: the cached kernel image for 6.1, 6.12, 6.12-16k
+# kernel_path VERSION: the cached kernel image for VERSION: 6.1, 6.12,
+# 6.12-16k (Debian's), 6.1-64k (the 64K host kernel) and 6.1-64k-guest
+# (the 64K guest kernel) of scripts/build-kernel: kernels/linux-6.1-arm64,
+# kernels/linux-6.12-arm64-16k, kernels/linux-6.1-arm64-64k-guest, ...
 kernel_path() {
-	local v=$1 f
-	case $v in
-	*-16k) f=$CACHE/kernels/linux-${v%-16k}-arm64-16k ;;
-	*) f=$CACHE/kernels/linux-$v-arm64 ;;
-	esac
+	local v=$1 base=${1%%-*} f
+	f=$CACHE/kernels/linux-$base-arm64${v#"$base"}
 	[ -e "$f" ] || return 1
 	readlink -f "$f"
 }
 
+# kernel_pages VERSION: the page size of a kernel VERSION, in bytes
+kernel_pages() {
+	case $1 in
+	*-16k | *-16k-*) echo 16384 ;;
+	*-64k | *-64k-*) echo 65536 ;;
+	*) echo 4096 ;;
+	esac
+}
+
 # host_expect CPU KERNEL APPEND: print EXPECT_* assignments, one per line,
 # for what KVM on such a host must report.  These are the facts measured on
-# qemu 7.2 TCG with Debian's kernels (docs/TESTING.md):
+# qemu 10 TCG with Debian's kernels and ours (docs/TESTING.md):
 #   cortex-a53 -> IPA 40, nVHE; cortex-a57/a72 -> IPA 44, nVHE;
-#   max -> IPA 48 on 6.1, 52 on 6.12 (LPA2), VHE;
+#   max -> IPA 48 on 6.1 (4K, 48-bit PA), 52 on 6.12 4K and 16K (LPA2)
+#   and on 6.1 64K (LPA); max,lpa2=off (FEAT_LPA without LPA2) -> 52 for
+#   a 64K kernel only, 48 for 4K and 16K ones; VHE;
 #   kvm-arm.mode=nvhe|protected select those modes (on max).
 host_expect() {
-	local cpu=${1%%,*} kernel=$2 append=$3 ipa='' mode=''
+	local cpu=${1%%,*} kernel=$2 append=$3 ipa='' mode='' pages
+	pages=$(kernel_pages "$kernel")
 	case $cpu in
 	cortex-a53) ipa=40 ;;
 	cortex-a57 | cortex-a72) ipa=44 ;;
 	max)
-		case $kernel in
-		6.1 | 6.1-*) ipa=48 ;;
-		*) ipa=52 ;;
+		case $kernel:$pages in
+		*:65536) ipa=52 ;;
+		6.1:* | 6.1-*) ipa=48 ;;
+		*)
+			case ",$1," in
+			*,lpa2=off,*) ipa=48 ;;
+			*) ipa=52 ;;
+			esac
+			;;
 		esac
 		;;
 	esac
@@ -109,10 +130,7 @@ host_expect() {
 	esac
 	[ -n "$ipa" ] && echo "EXPECT_IPA=$ipa"
 	[ -n "$mode" ] && echo "EXPECT_MODE=$mode"
-	case $kernel in
-	*-16k) echo "EXPECT_PAGE_SIZE=16384" ;;
-	*) echo "EXPECT_PAGE_SIZE=4096" ;;
-	esac
+	echo "EXPECT_PAGE_SIZE=$pages"
 	return 0
 }
 
@@ -251,12 +269,13 @@ guest_part() {
 	local busybox=$CACHE/pkg/busybox-arm64/bin/busybox
 	kernel=$(kernel_path "$1") || die "no kernel $1 in $CACHE/kernels"
 	[ -x "$TOP/tests/guests/mkinitrd" ] || die "tests/guests/mkinitrd missing"
+	[ -x "$TOP/build/guests/va-probe" ] || die "build/guests/va-probe missing: run 'make'"
 	mkdir -p "$HOSTBUILD/initramfs"
 	key=$(
 		{
-			echo "armvmd-host-guests v1 $1 ${GUEST_MODULES:-}"
+			echo "armvmd-host-guests v2 $1 ${GUEST_MODULES:-}"
 			stat -L -c '%n %s %Y' "$kernel"
-			sha256sum "$busybox" "$TOP"/tests/guests/*
+			sha256sum "$busybox" "$TOP"/tests/guests/* "$TOP/build/guests/va-probe"
 		} | sha256sum | cut -c1-16
 	)
 	out=$HOSTBUILD/initramfs/guests-$key.cpio.gz
@@ -271,6 +290,7 @@ guest_part() {
 	# power key; see tests/guests/linux-init)
 	GUEST_MODULES_DIR=$(dirname "$kernel")/../lib/modules/$(basename "$kernel" | sed 's/^vmlinuz-//') \
 	GUEST_MODULES=${GUEST_MODULES:-"gpio_keys evdev virtio_mmio virtio_blk virtio_net virtio_console virtio_rng"} \
+	GUEST_VA_PROBE=$TOP/build/guests/va-probe \
 	"$TOP/tests/guests/mkinitrd" "$busybox" "$stage/usr/lib/armvmd-guests/linux.cpio.gz" ||
 		{ rm -rf "$stage"; die "tests/guests/mkinitrd failed"; }
 	# modules for the host itself (the same kernel), uncompressed for
