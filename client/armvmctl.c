@@ -1394,6 +1394,8 @@ static void layout_summary(json_t *layout)
 	json_t *bits = json_object_get(ipa, "bits");
 	json_t *needed = json_object_get(ipa, "needed_bits");
 	const char *gic_reason = jstr(layout, "gic_reason");
+	json_t *kernel, *w;
+	size_t i;
 
 	printf("\nIPA: %" JSON_INTEGER_FORMAT " bits (%s)\n",
 	       json_integer_value(bits), str_or(jstr(ipa, "reason"), "?"));
@@ -1408,6 +1410,14 @@ static void layout_summary(json_t *layout)
 	printf("vCPUs: %" JSON_INTEGER_FORMAT ", %s\n",
 	       json_integer_value(json_object_get(layout, "vcpus")),
 	       str_or(jstr(layout, "arch"), "aarch64"));
+	kernel = json_object_get(json_object_get(layout, "payload"), "kernel");
+	if (jstr(kernel, "page_size"))
+		printf("Kernel pages: %s\n", jstr(kernel, "page_size"));
+	if (jstr(kernel, "placement"))
+		printf("Kernel placement: %s\n", jstr(kernel, "placement"));
+	json_array_foreach(json_object_get(layout, "warnings"), i, w)
+		if (json_is_string(w))
+			printf("warning: %s\n", json_string_value(w));
 }
 
 static void show_layout(json_t *res)

@@ -33,6 +33,7 @@
 #   expect_console=ERE the guest console must show ERE once init runs
 #   kernel=PATH initrd=PATH  other payloads than the default ones
 #   guest_kernel=VER   the arm64 guest kernel VER (guest_kernel_ver)
+#   daemon_args=ARGS   extra armvmd options (word-split: "--no-sandbox")
 #   expect_va=BITS     the guest must report this virtual address size
 #                      (ARMVMD-GUEST-VA from tests/guests/va-probe.c: what
 #                      its kernel really runs with, 48 or 52)
@@ -158,7 +159,7 @@ matrix_case() {
 	MX_OBSERVED= MX_IPA= MX_BOOT_S= MX_STAGE= MX_MEM_KB= MX_DETAIL= MX_VM=
 	MX_CREATE_S= MX_FIRST_S=
 	MX_EXPECT_CONSOLE= MX_KERNEL= MX_INITRD= MX_EXPECT_VA= MX_EXPECT_PAGES=
-	MX_EXPECT_LAYOUT= MX_VA=
+	MX_EXPECT_LAYOUT= MX_VA= MX_DAEMON_ARGS=
 	for _a; do
 		case $_a in
 		name=*) MX_NAME=${_a#*=} ;;
@@ -185,6 +186,7 @@ matrix_case() {
 		expect_va=*) MX_EXPECT_VA=${_a#*=} ;;
 		expect_pages=*) MX_EXPECT_PAGES=${_a#*=} ;;
 		expect_layout=*) MX_EXPECT_LAYOUT=${_a#*=} ;;
+		daemon_args=*) MX_DAEMON_ARGS=${_a#*=} ;;
 		*) fail "matrix_case: unknown argument '$_a'" ;;
 		esac
 	done
@@ -198,7 +200,8 @@ matrix_case() {
 	# a daemon of its own: no VM definitions from an earlier case
 	ARMVMD_STATE_DIR=$_j/state
 	export ARMVMD_STATE_DIR
-	armvmd_start
+	# shellcheck disable=SC2086
+	armvmd_start $MX_DAEMON_ARGS
 
 	# the host is the one the runner meant: IPA limit, KVM mode, GIC (a
 	# refusal checks the limit in its error data; aarch32 needs the facts)
@@ -208,7 +211,7 @@ matrix_case() {
 	*) _mx_host=1 ;;
 	esac
 	[ "$_mx_host" = 1 ] && { ctl --json host >"$_j/host.json" 2>&1 ||
-		_mx_fail "host facts" "armvmctl host failed"; }
+		_mx_fail "host facts" "armvmctl host failed (exit $?): $(tr '\n' ' ' <"$_j/host.json" | cut -c1-200)"; }
 	[ "$_mx_host" = 1 ] && _mx_host_facts
 
 	# payloads
