@@ -35,25 +35,13 @@ static void write_image(char *path, unsigned page_code)
 	fclose(f);
 }
 
-/* a minimal arm64 Image: header, text_offset 0, image_size 4 MiB */
+/* minimal arm64 Images (header, text_offset 0, image_size 4 MiB) of 4K,
+ * 16K and 64K pages, and a sparse initrd */
 static int setup(void **state)
 {
-	unsigned char hdr[4096] = { 0 };
-	uint64_t image_size = 4u << 20;
-	uint32_t magic = ARM64_IMAGE_MAGIC;
-	uint64_t flags = 1u << 1;	/* 4K pages */
-	FILE *f;
-
-	strcpy(kernel, "/tmp/armvmd-plan-kernel.XXXXXX");
+	write_image(kernel, 1);
 	strcpy(initrd, "/tmp/armvmd-plan-initrd.XXXXXX");
-	close(mkstemp(kernel));
 	close(mkstemp(initrd));
-	memcpy(hdr + 16, &image_size, 8);
-	memcpy(hdr + 24, &flags, 8);
-	memcpy(hdr + 56, &magic, 4);
-	f = fopen(kernel, "wb");
-	fwrite(hdr, 1, sizeof(hdr), f);
-	fclose(f);
 	assert_int_equal(truncate(initrd, 351 << 20), 0);	/* sparse */
 	write_image(kernel16, 2);
 	write_image(kernel64, 3);
@@ -74,20 +62,27 @@ static const struct plan_host host44 = {
 	.gic_v3 = true,
 };
 
-static int build(const char *extra, const struct plan_host *h,
-		 struct vm_plan *plan, struct layout_error *err)
+/* plan_build of {"kernel": image, extra...} against host h */
+static int build_img(const char *image, const char *extra, const struct plan_host *h,
+		     struct vm_plan *plan, struct layout_error *err)
 {
 	char text[512];
 	json_t *spec;
 	int r;
 
-	snprintf(text, sizeof(text), "{\"kernel\":\"%s\"%s%s}", kernel,
+	snprintf(text, sizeof(text), "{\"kernel\":\"%s\"%s%s}", image,
 		 extra[0] ? "," : "", extra);
 	spec = json_loads(text, 0, NULL);
 	assert_non_null(spec);
 	r = plan_build(spec, h, NULL, plan, err);
 	json_decref(spec);
 	return r;
+}
+
+static int build(const char *extra, const struct plan_host *h,
+		 struct vm_plan *plan, struct layout_error *err)
+{
+	return build_img(kernel, extra, h, plan, err);
 }
 
 static void test_defaults(void **state)
@@ -242,16 +237,7 @@ static const struct plan_host host52 = {
 static int build_with(const char *image, const char *extra,
 		      struct vm_plan *plan, struct layout_error *err)
 {
-	char text[512];
-	json_t *spec;
-	int r;
-
-	snprintf(text, sizeof(text), "{\"kernel\":\"%s\",%s}", image, extra);
-	spec = json_loads(text, 0, NULL);
-	assert_non_null(spec);
-	r = plan_build(spec, &host52, NULL, plan, err);
-	json_decref(spec);
-	return r;
+	return build_img(image, extra, &host52, plan, err);
 }
 
 /* The kernel's bank above 2^48: by the kernel's page size, from its header */
@@ -289,14 +275,9 @@ static void test_kernel_above_48_by_page_size(void **state)
 	/* 64K but the host cannot reach the bank: the IPA refusal */
 	{
 		struct plan_host h48 = host52;
-		char text[512];
-		json_t *spec;
 
 		h48.limits.ipa_limit_bits = 48;
-		snprintf(text, sizeof(text), "{\"kernel\":\"%s\",%s}", kernel64, high);
-		spec = json_loads(text, 0, NULL);
-		assert_int_equal(plan_build(spec, &h48, NULL, &plan, &err), -1);
-		json_decref(spec);
+		assert_int_equal(build_img(kernel64, high, &h48, &plan, &err), -1);
 		assert_int_equal(err.code, ARMVM_E_IPA);
 		assert_int_equal(err.needed_bits, 49);
 		assert_int_equal(err.host_limit_bits, 48);
@@ -305,20 +286,12 @@ static void test_kernel_above_48_by_page_size(void **state)
 	/* a 16K kernel on a CPU without the 16K granule (cortex-a57) */
 	{
 		struct plan_host a57 = host52;
-		char text[512];
-		json_t *spec;
 
 		a57.granules = HOSTINFO_GRANULE_4K | HOSTINFO_GRANULE_64K;
-		snprintf(text, sizeof(text), "{\"kernel\":\"%s\"}", kernel16);
-		spec = json_loads(text, 0, NULL);
-		assert_int_equal(plan_build(spec, &a57, NULL, &plan, &err), -1);
+		assert_int_equal(build_img(kernel16, "", &a57, &plan, &err), -1);
 		assert_int_equal(err.code, ARMVM_E_IMAGE);
 		assert_non_null(strstr(err.message, "no 16K translation granule"));
-		json_decref(spec);
-		snprintf(text, sizeof(text), "{\"kernel\":\"%s\"}", kernel64);
-		spec = json_loads(text, 0, NULL);
-		assert_int_equal(plan_build(spec, &a57, NULL, &plan, &err), 0);
-		json_decref(spec);
+		assert_int_equal(build_img(kernel64, "", &a57, &plan, &err), 0);
 	}
 
 	/* low: no note, no warning, for any page size */
