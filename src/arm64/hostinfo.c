@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/klog.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -56,6 +57,85 @@ unsigned hostinfo_granules(unsigned long long mmfr0, bool *lpa2)
 	if (lpa2)
 		*lpa2 = (t4 != 0xf && t4 >= 1) || t16 >= 2;
 	return g;
+}
+
+/* A64 encodings of the few instructions the probe program uses */
+#define A64_NOP			0xd503201fu
+#define A64_MOVZ_X(rd, imm16, hw) (0xd2800000u | (unsigned)(hw) << 21 | \
+				   (unsigned)(imm16) << 5 | (unsigned)(rd))
+#define A64_ADR(rd, off)	(0x10000000u | ((unsigned)(off) & 3) << 29 | \
+				 (((unsigned)(off) >> 2) & 0x7ffff) << 5 | (unsigned)(rd))
+#define A64_STR_X(rt, rn)	(0xf9000000u | (unsigned)(rn) << 5 | (unsigned)(rt))
+#define A64_B(from, to)		(0x14000000u | ((unsigned)((int)(to) - (int)(from)) >> 2 & 0x3ffffff))
+/* SETP/SETM/SETE [x0]!, x2!, x1 */
+#define A64_SETP		0x19c10440u
+#define A64_SETM		0x19c14440u
+#define A64_SETE		0x19c18440u
+
+void hostinfo_mops_program(unsigned *w)
+{
+	const unsigned report = 7 * 4;		/* byte offset of the report */
+	unsigned i = 0;
+
+	for (unsigned k = 0; k < HOSTINFO_PROBE_WORDS; k++)
+		w[k] = A64_NOP;
+	w[i++] = A64_ADR(0, 0x1000);		/* x0: a buffer past the code (0 bytes set) */
+	w[i++] = A64_MOVZ_X(1, 0, 0);		/* x1: the value */
+	w[i++] = A64_MOVZ_X(2, 0, 0);		/* x2: the size, 0 */
+	w[i++] = A64_SETP;
+	w[i++] = A64_SETM;
+	w[i++] = A64_SETE;
+	w[i++] = A64_MOVZ_X(3, 1, 0);		/* x3 = 1: they ran */
+	/* report: x4 = the MMIO address; str x3, [x4]; b . */
+	w[i++] = A64_MOVZ_X(4, HOSTINFO_PROBE_MMIO >> 16, 1);
+	w[i++] = A64_STR_X(3, 4);
+	w[i] = A64_B(i * 4, i * 4);
+	for (unsigned v = 0; v < 16; v++) {
+		unsigned at = HOSTINFO_PROBE_VBAR + v * 0x80;
+
+		w[at / 4] = A64_MOVZ_X(3, 0x10 + v, 0);
+		w[at / 4 + 1] = A64_B(at + 4, report);
+	}
+}
+
+enum hostinfo_probe_verdict hostinfo_mops_verdict(bool mmio, unsigned long long addr,
+						   unsigned long long data,
+						   unsigned long long esr,
+						   char *why, size_t whylen)
+{
+	unsigned ec = (unsigned)(esr >> 26) & 0x3f;
+
+	if (!mmio || addr != HOSTINFO_PROBE_MMIO) {
+		snprintf(why, whylen, "the probe VM did not report (%s)",
+			 mmio ? "MMIO at another address" : "no MMIO exit");
+		return HOSTINFO_PROBE_INCONCLUSIVE;
+	}
+	if (data == 1) {
+		snprintf(why, whylen, "SETP/SETM/SETE ran at guest EL1");
+		return HOSTINFO_PROBE_WORKS;
+	}
+	if (data == 0x14 && ec == 0) {
+		snprintf(why, whylen, "SETP at guest EL1 took an UNDEFINED-instruction "
+			 "exception (ESR_EL1 0x%llx) although ID_AA64ISAR2_EL1.MOPS "
+			 "advertises it", esr);
+		return HOSTINFO_PROBE_UNDEFINED;
+	}
+	if (data >= 0x10 && data < 0x20)
+		snprintf(why, whylen, "the probe took exception vector %llu, ESR_EL1 0x%llx",
+			 data - 0x10, esr);
+	else
+		snprintf(why, whylen, "the probe reported 0x%llx", data);
+	return HOSTINFO_PROBE_INCONCLUSIVE;
+}
+
+const char *hostinfo_verdict_name(enum hostinfo_probe_verdict v)
+{
+	switch (v) {
+	case HOSTINFO_PROBE_WORKS: return "works";
+	case HOSTINFO_PROBE_UNDEFINED: return "undefined";
+	case HOSTINFO_PROBE_INCONCLUSIVE: return "inconclusive";
+	default: return "not run";
+	}
 }
 
 const char *hostinfo_mode_from_log(const char *log)
@@ -132,6 +212,88 @@ static int kvm_cap(int kvm, long cap)
  * KVM_CREATE_DEVICE_TEST creates nothing, and a vCPU's ID_AA64MMFR0_EL1
  * holds the PARange KVM shows guests (EL0 reads of it are masked).
  */
+#define SYS_ID_AA64ISAR2_EL1	ARM64_SYS_REG(3, 0, 0, 6, 2)
+#define SYS_VBAR_EL1		ARM64_SYS_REG(3, 0, 12, 0, 0)
+#define SYS_ESR_EL1		ARM64_SYS_REG(3, 0, 5, 2, 0)
+#define PROBE_RAM_IPA		0x100000ull
+#define PC_REG	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
+		 KVM_REG_ARM_CORE_REG(regs.pc))
+
+static int one_reg(int vcpu, unsigned long req, unsigned long long id, unsigned long long *v)
+{
+	struct kvm_one_reg reg = { .id = id, .addr = (unsigned long)v };
+
+	return ioctl(vcpu, req, &reg);
+}
+
+/*
+ * FEAT_MOPS: when the vCPU's ID_AA64ISAR2_EL1.MOPS (bits 19:16) says the
+ * guest has it, run hostinfo_mops_program once in the probe VM to see
+ * whether it really does.
+ */
+static void probe_mops(struct host_info *hi, int kvm, int vm, int vcpu)
+{
+	unsigned long long isar2 = 0, esr = 0, pc = PROBE_RAM_IPA;
+	unsigned long long vbar = PROBE_RAM_IPA + HOSTINFO_PROBE_VBAR;
+	struct kvm_userspace_memory_region mr = { 0 };
+	struct kvm_run *run = MAP_FAILED;
+	long run_size;
+	void *ram;
+	int r;
+
+	if (one_reg(vcpu, KVM_GET_ONE_REG, SYS_ID_AA64ISAR2_EL1, &isar2) < 0 ||
+	    !((isar2 >> 16) & 0xf))
+		return;
+	hi->mops_advertised = true;
+	hi->mops_probe = HOSTINFO_PROBE_INCONCLUSIVE;
+	ram = mmap(NULL, HOSTINFO_PROBE_RAM, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ram == MAP_FAILED) {
+		snprintf(hi->mops_detail, sizeof(hi->mops_detail), "no memory: %s",
+			 strerror(errno));
+		return;
+	}
+	hostinfo_mops_program(ram);
+	mr.guest_phys_addr = PROBE_RAM_IPA;
+	mr.memory_size = HOSTINFO_PROBE_RAM;
+	mr.userspace_addr = (unsigned long)ram;
+	run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size > 0)
+		run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	if (run == MAP_FAILED || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mr) < 0 ||
+	    one_reg(vcpu, KVM_SET_ONE_REG, PC_REG, &pc) < 0 ||
+	    one_reg(vcpu, KVM_SET_ONE_REG, SYS_VBAR_EL1, &vbar) < 0) {
+		snprintf(hi->mops_detail, sizeof(hi->mops_detail), "setting up the probe VM: %s",
+			 strerror(errno));
+		goto out;
+	}
+	do
+		r = ioctl(vcpu, KVM_RUN, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		snprintf(hi->mops_detail, sizeof(hi->mops_detail), "KVM_RUN: %s", strerror(errno));
+		goto out;
+	}
+	unsigned long long data = 0;
+
+	if (run->exit_reason == KVM_EXIT_MMIO)
+		memcpy(&data, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
+	one_reg(vcpu, KVM_GET_ONE_REG, SYS_ESR_EL1, &esr);
+	hi->mops_probe = hostinfo_mops_verdict(run->exit_reason == KVM_EXIT_MMIO &&
+					       run->mmio.is_write, run->mmio.phys_addr,
+					       data, esr, hi->mops_detail,
+					       sizeof(hi->mops_detail));
+	if (hi->mops_probe == HOSTINFO_PROBE_UNDEFINED)
+		log_warn("this host's KVM advertises FEAT_MOPS to guests but they cannot "
+			 "execute it (%s): armvmd hides it from aarch64 guests", hi->mops_detail);
+	else if (hi->mops_probe == HOSTINFO_PROBE_INCONCLUSIVE)
+		log_warn("FEAT_MOPS probe: %s", hi->mops_detail);
+out:
+	if (run != MAP_FAILED)
+		munmap(run, (size_t)run_size);
+	munmap(ram, HOSTINFO_PROBE_RAM);
+}
+
 static void probe_vm(struct host_info *hi, int kvm)
 {
 	unsigned long type = hi->ipa_cap ? KVM_VM_TYPE_ARM_IPA_SIZE(hi->ipa_limit_bits) : 0;
@@ -171,6 +333,7 @@ static void probe_vm(struct host_info *hi, int kvm)
 			/* ID_AA64MMFR2_EL1.VARange (19:16): 1 is 52-bit VA for 64K */
 			if (ioctl(vcpu, KVM_GET_ONE_REG, &reg2) == 0)
 				hi->va_range_bits = ((mmfr2 >> 16) & 0xf) == 1 ? 52 : 48;
+			probe_mops(hi, kvm, vm, vcpu);
 		}
 		close(vcpu);
 	}
@@ -309,5 +472,10 @@ json_t *hostinfo_to_json(const struct host_info *hi)
 		/* upstream KVM has no protected-guest VM type; pKVM protects
 		 * the host from guests, shown by kvm_mode "protected" */
 		"protected_vm", 0));
+	json_object_set_new(o, "mops", json_pack("{s:b, s:s, s:s, s:b}",
+		"advertised", hi->mops_advertised,
+		"probe", hostinfo_verdict_name(hi->mops_probe),
+		"detail", hi->mops_detail[0] ? hi->mops_detail : "not probed: not advertised",
+		"hidden_from_guests", hi->mops_probe == HOSTINFO_PROBE_UNDEFINED));
 	return o;
 }

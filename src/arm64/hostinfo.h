@@ -8,10 +8,19 @@
 #define ARMVMD_HOSTINFO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <jansson.h>
 
 /* a host without KVM_CAP_ARM_VM_IPA_SIZE has the fixed 40-bit IPA space */
 #define HOST_DEFAULT_IPA_BITS 40
+
+/* what a probe VM saw when it ran a feature's instructions */
+enum hostinfo_probe_verdict {
+	HOSTINFO_PROBE_NOT_RUN,		/* not advertised, or no arm64 KVM */
+	HOSTINFO_PROBE_WORKS,
+	HOSTINFO_PROBE_UNDEFINED,	/* advertised, but an UNDEF exception */
+	HOSTINFO_PROBE_INCONCLUSIVE,	/* anything else: the feature is left alone */
+};
 
 struct host_info {
 	char arch[65];
@@ -35,6 +44,14 @@ struct host_info {
 	const char *kvm_mode_source;
 	int max_vcpus, recommended_vcpus;
 	bool pmu, sve, mte, pvtime, ptrauth, psci_0_2, system_suspend;
+	/* FEAT_MOPS (CPY*, SET*): advertised to guests in their
+	 * ID_AA64ISAR2_EL1, and whether a guest can execute it (a probe VM
+	 * runs SETP/SETM/SETE at EL1).  Some KVMs advertise it and leave it
+	 * UNDEFINED (seen: Debian's 6.12 in protected mode): then every
+	 * guest's C library dies of SIGILL, and armvmd hides the feature. */
+	bool mops_advertised;
+	enum hostinfo_probe_verdict mops_probe;
+	char mops_detail[160];
 };
 
 /* KVM_CREATE_VM, again while a signal interrupts it (registering the mm
@@ -69,6 +86,33 @@ unsigned hostinfo_granules(unsigned long long mmfr0, bool *lpa2);
 
 /* Decode ID_AA64MMFR0_EL1.PARange (bits 3:0) to bits; 0 if reserved. */
 int hostinfo_parange_bits(unsigned long long mmfr0);
+
+/*
+ * The MOPS probe's guest program, for a probe VM whose RAM is at ram_ipa
+ * (at least HOSTINFO_PROBE_RAM bytes, code at its start, executed from
+ * there with the MMU off): it runs SETP/SETM/SETE of 0 bytes and writes 1
+ * to HOSTINFO_PROBE_MMIO; any exception (vectors at ram_ipa + 0x800) writes
+ * 0x10 + the vector's index there instead.  Fills words (HOSTINFO_PROBE_WORDS
+ * of them, little-endian A64 instructions; gaps are NOPs).
+ */
+#define HOSTINFO_PROBE_RAM	0x10000ull
+#define HOSTINFO_PROBE_MMIO	0x200000ull
+#define HOSTINFO_PROBE_WORDS	(0x1000 / 4)
+#define HOSTINFO_PROBE_VBAR	0x800u
+void hostinfo_mops_program(unsigned *words);
+
+/*
+ * The verdict from what KVM_RUN returned: exited with KVM_EXIT_MMIO (mmio)
+ * at address addr writing data, and the vCPU's ESR_EL1 afterwards.  An
+ * exception through vector 4 (current EL, SP_ELx, synchronous) with ESR
+ * class 0 ("unknown reason": an UNDEFINED instruction) is UNDEFINED.
+ * why gets a line for host.info.
+ */
+enum hostinfo_probe_verdict hostinfo_mops_verdict(bool mmio, unsigned long long addr,
+						   unsigned long long data,
+						   unsigned long long esr,
+						   char *why, size_t whylen);
+const char *hostinfo_verdict_name(enum hostinfo_probe_verdict v);
 
 /* Find the KVM mode in kernel log text; NULL when it is not there. */
 const char *hostinfo_mode_from_log(const char *log);

@@ -162,6 +162,7 @@ static int build(json_t *spec, const struct plan_host *host,
 
 	if (!arch || !strcmp(arch, "aarch64")) {
 		plan->cfg.arch = GUEST_AARCH64;
+		plan->hide_mops = host->hide_mops;
 	} else if (!strcmp(arch, "aarch32")) {
 		plan->cfg.arch = GUEST_AARCH32;
 		if (!host->el1_32bit)
@@ -374,7 +375,13 @@ json_t *plan_to_json(const struct vm_plan *p)
 
 	if (p->warning[0])
 		json_array_append_new(warnings, json_string(p->warning));
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:s}, s:o, s:o}",
+	json_t *hidden = json_array();
+
+	if (p->hide_mops)
+		json_array_append_new(hidden, json_pack("{s:s, s:s}", "feature", "FEAT_MOPS",
+			"why", "this host's KVM advertises it (ID_AA64ISAR2_EL1.MOPS) but its "
+			"guests cannot execute it: a probe VM's SETP was UNDEFINED (host.info mops)"));
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:s}, s:o, s:o}",
 		"name", p->name,
 		"arch", p->cfg.arch == GUEST_AARCH32 ? "aarch32" : "aarch64",
 		"vcpus", (int)p->cfg.vcpus,
@@ -385,6 +392,12 @@ json_t *plan_to_json(const struct vm_plan *p)
 		"highest_address", hex(p->ipa.highest_address),
 		"reason", p->ipa.reason,
 		"payload", payload, "warnings", warnings);
+
+	if (o)
+		json_object_set_new(o, "cpu", json_pack("{s:o}", "hidden_features", hidden));
+	else
+		json_decref(hidden);
+	return o;
 }
 
 json_t *plan_error_data(const struct layout_error *e)

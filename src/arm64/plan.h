@@ -25,6 +25,9 @@ struct plan_host {
 	bool gic_v2, gic_v3;
 	bool el1_32bit;
 	unsigned granules;		/* HOSTINFO_GRANULE_*; 0: unknown, no check */
+	/* the host advertises FEAT_MOPS but its guests cannot execute it
+	 * (host_info.mops_probe): hide it from aarch64 guests */
+	bool hide_mops;
 };
 
 /*
@@ -80,6 +83,8 @@ struct vm_plan {
 	 * there, and what the boot protocol promises; empty otherwise */
 	char kernel_note[384], warning[256];
 	bool open_paths;		/* no files given: the plan opens them (tests) */
+	/* ID_AA64ISAR2_EL1.MOPS cleared in the guest's vCPUs (plan_host.hide_mops) */
+	bool hide_mops;
 };
 
 /*

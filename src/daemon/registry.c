@@ -1040,6 +1040,7 @@ void registry_plan_host(struct plan_host *h)
 	h->gic_v3 = hi->gic_v3;
 	h->el1_32bit = hi->el1_32bit;
 	h->granules = hi->granules;
+	h->hide_mops = hi->mops_probe == HOSTINFO_PROBE_UNDEFINED;
 }
 
 static int or_errno(int r)
@@ -1164,14 +1165,14 @@ static int write_spec(struct vm_entry *e, json_t *fds)
 	int r;
 
 	registry_plan_host(&h);
-	spec = json_pack("{s:O, s:i, s:s, s:O, s:b, s:b, s:{s:i, s:b, s:b, s:b, s:b, s:i}, s:{s:I, s:I}}",
+	spec = json_pack("{s:O, s:i, s:s, s:O, s:b, s:b, s:{s:i, s:b, s:b, s:b, s:b, s:i, s:b}, s:{s:I, s:I}}",
 			 "params", e->params, "owner", (int)e->owner, "dir", e->dir,
 			 "fds", fds, "sandbox", e->d->sandbox,
 			 "test_seccomp_trip", e->d->test_seccomp_trip,
 			 "host", "ipa_limit_bits", h.limits.ipa_limit_bits,
 			 "ipa_cap", h.limits.ipa_cap, "gic_v2", h.gic_v2,
 			 "gic_v3", h.gic_v3, "el1_32bit", h.el1_32bit,
-			 "granules", (int)h.granules,
+			 "granules", (int)h.granules, "hide_mops", h.hide_mops,
 			 "limits",
 			 "console_log_bytes", (json_int_t)e->d->limits.console_log_bytes,
 			 "worker_log_bytes", (json_int_t)e->d->limits.worker_log_bytes);

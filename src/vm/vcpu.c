@@ -23,6 +23,7 @@
 #define CORE_REG(field) (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
 	(offsetof(struct kvm_regs, field) / sizeof(__u32)))
 #define SYS_MPIDR_EL1 ARM64_SYS_REG(3, 0, 0, 0, 5)
+#define SYS_ID_AA64ISAR2_EL1 ARM64_SYS_REG(3, 0, 0, 6, 2)
 
 typedef enum vcpu_action (*exit_fn)(struct vcpu *v);
 
@@ -182,6 +183,33 @@ static int set_reg(struct vcpu *v, uint64_t id, uint64_t value)
 }
 
 /*
+ * Clear ID_AA64ISAR2_EL1.MOPS (bits 19:16) as the guest sees it: the host
+ * advertises FEAT_MOPS but leaves it UNDEFINED for guests (the plan says
+ * so, from the host probe).  KVM takes ID register writes until the VM
+ * first runs (Linux 6.7 on); a KVM that refuses keeps the feature, and the
+ * log says so.
+ */
+static void hide_mops(struct vcpu *v)
+{
+	uint64_t isar2;
+	struct kvm_one_reg reg = { .id = SYS_ID_AA64ISAR2_EL1, .addr = (uint64_t)(uintptr_t)&isar2 };
+
+	if (ioctl(v->fd, KVM_GET_ONE_REG, &reg) < 0) {
+		log_warn("vCPU %u: reading ID_AA64ISAR2_EL1: %s", v->id, strerror(errno));
+		return;
+	}
+	if (!(isar2 & (0xfull << 16)))
+		return;
+	isar2 &= ~(0xfull << 16);
+	if (ioctl(v->fd, KVM_SET_ONE_REG, &reg) < 0)
+		log_warn("vCPU %u: could not hide FEAT_MOPS (ID_AA64ISAR2_EL1): %s; the guest's "
+			 "CPY/SET instructions will be UNDEFINED", v->id, strerror(errno));
+	else if (v->id == 0)
+		log_info("FEAT_MOPS hidden from the guest: this host's KVM advertises it "
+			 "but leaves it UNDEFINED");
+}
+
+/*
  * (Re)initialise: KVM_ARM_VCPU_INIT resets the vCPU to its architectural
  * reset state.  The boot vCPU starts at the kernel entry with x0 = DTB
  * (arm64 booting.rst); the others stay off until PSCI CPU_ON.
@@ -203,6 +231,8 @@ int vcpu_reset(struct vcpu *v, uint64_t entry, uint64_t dtb, bool boot)
 		return log_errno(-errno, "KVM_ARM_VCPU_INIT vCPU %u", v->id);
 	if (ioctl(v->fd, KVM_GET_ONE_REG, &reg) < 0)
 		return log_errno(-errno, "reading MPIDR of vCPU %u", v->id);
+	if (v->vm->plan.hide_mops)
+		hide_mops(v);
 	if (!boot)
 		return 0;
 	if (v->vm->plan.cfg.arch == GUEST_AARCH32) {

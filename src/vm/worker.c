@@ -645,6 +645,7 @@ static void plan_host_from_spec(json_t *spec, struct plan_host *h)
 	h->gic_v3 = json_is_true(json_object_get(host, "gic_v3"));
 	h->el1_32bit = json_is_true(json_object_get(host, "el1_32bit"));
 	h->granules = (unsigned)json_integer_value(json_object_get(host, "granules"));
+	h->hide_mops = json_is_true(json_object_get(host, "hide_mops"));
 }
 
 /* A connection waits on the control socket (a daemon re-adopting us). */

@@ -35,6 +35,59 @@ static void test_granules(void **state)
 	assert_int_equal(hostinfo_granule_bit(0), 0);
 }
 
+/* the MOPS probe's program, word for word as binutils assembles it
+ * (aarch64-linux-gnu-as with .arch armv8.8-a+mops) */
+static void test_mops_program(void **state)
+{
+	static unsigned w[HOSTINFO_PROBE_WORDS];
+
+	hostinfo_mops_program(w);
+	assert_int_equal(w[0], 0x10008000);	/* adr x0, .+0x1000 */
+	assert_int_equal(w[1], 0xd2800001);	/* mov x1, #0 */
+	assert_int_equal(w[2], 0xd2800002);	/* mov x2, #0 */
+	assert_int_equal(w[3], 0x19c10440);	/* setp [x0]!, x2!, x1 */
+	assert_int_equal(w[4], 0x19c14440);	/* setm [x0]!, x2!, x1 */
+	assert_int_equal(w[5], 0x19c18440);	/* sete [x0]!, x2!, x1 */
+	assert_int_equal(w[6], 0xd2800023);	/* mov x3, #1 */
+	assert_int_equal(w[7], 0xd2a00404);	/* mov x4, #0x200000 */
+	assert_int_equal(w[8], 0xf9000083);	/* str x3, [x4] */
+	assert_int_equal(w[9], 0x14000000);	/* b . */
+	assert_int_equal(w[10], 0xd503201f);	/* nop */
+	/* vectors at 0x800, 0x80 apart: mov x3, #(0x10 + n); b report (0x1c) */
+	assert_int_equal(w[0x800 / 4], 0xd2800203);
+	assert_int_equal(w[0x800 / 4 + 1], 0x17fffe06);
+	assert_int_equal(w[0xa00 / 4], 0xd2800283);	/* vector 4: #0x14 */
+	assert_int_equal(w[0xf80 / 4], 0xd28003e3);	/* vector 15: #0x1f */
+	assert_int_equal(w[0xf80 / 4 + 1], 0x17fffc26);
+	assert_int_equal(w[0xf80 / 4 + 2], 0xd503201f);
+	assert_true(HOSTINFO_PROBE_MMIO >= 0x100000 + HOSTINFO_PROBE_RAM);
+}
+
+static void test_mops_verdict(void **state)
+{
+	char why[160];
+
+	assert_int_equal(hostinfo_mops_verdict(true, HOSTINFO_PROBE_MMIO, 1, 0, why, sizeof(why)),
+			 HOSTINFO_PROBE_WORKS);
+	/* vector 4, ESR class 0: UNDEFINED */
+	assert_int_equal(hostinfo_mops_verdict(true, HOSTINFO_PROBE_MMIO, 0x14, 0x2000000ull,
+					       why, sizeof(why)), HOSTINFO_PROBE_UNDEFINED);
+	assert_non_null(strstr(why, "ESR_EL1 0x2000000"));
+	/* vector 4 with a data abort (class 0x25): not the feature's fault */
+	assert_int_equal(hostinfo_mops_verdict(true, HOSTINFO_PROBE_MMIO, 0x14, 0x25ull << 26,
+					       why, sizeof(why)), HOSTINFO_PROBE_INCONCLUSIVE);
+	assert_non_null(strstr(why, "vector 4"));
+	/* another vector, another address, no MMIO exit */
+	assert_int_equal(hostinfo_mops_verdict(true, HOSTINFO_PROBE_MMIO, 0x10, 0, why, sizeof(why)),
+			 HOSTINFO_PROBE_INCONCLUSIVE);
+	assert_int_equal(hostinfo_mops_verdict(true, 0x9000000, 1, 0, why, sizeof(why)),
+			 HOSTINFO_PROBE_INCONCLUSIVE);
+	assert_int_equal(hostinfo_mops_verdict(false, 0, 0, 0, why, sizeof(why)),
+			 HOSTINFO_PROBE_INCONCLUSIVE);
+	assert_string_equal(hostinfo_verdict_name(HOSTINFO_PROBE_UNDEFINED), "undefined");
+	assert_string_equal(hostinfo_verdict_name(HOSTINFO_PROBE_NOT_RUN), "not run");
+}
+
 static void test_parange(void **state)
 {
 	static const struct { unsigned long long reg; int bits; } cases[] = {
@@ -125,6 +178,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parange),
+		cmocka_unit_test(test_mops_program),
+		cmocka_unit_test(test_mops_verdict),
 		cmocka_unit_test(test_granules),
 		cmocka_unit_test(test_mode_from_log),
 		cmocka_unit_test(test_json_without_kvm),

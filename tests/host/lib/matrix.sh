@@ -149,6 +149,9 @@ _mx_host_facts() {
 		*) _mx_fail "host facts" "the host's KVM offers no GIC$MX_HOST_GIC" ;;
 		esac
 	fi
+	# the FEAT_MOPS probe decides where it runs (src/arm64/hostinfo.c)
+	[ "$(json_get mops.probe "$_j/host.json")" != inconclusive ] ||
+		_mx_fail "host facts" "the FEAT_MOPS probe was inconclusive: $(json_get mops.detail "$_j/host.json")"
 	return 0
 }
 
@@ -234,7 +237,7 @@ matrix_case() {
 	[ -n "$MX_INITRD" ] && _initrd=$MX_INITRD
 	MX_STAGE=create
 	MX_VM=$MX_NAME
-	_cmd="console=ttyS0 earlycon=uart8250,mmio,0x9000000 quiet"
+	_cmd="console=ttyS0 earlycon=uart8250,mmio,0x9000000 ${MX_CMDLINE_EXTRA:-quiet}"
 	[ -n "$MX_TEST" ] && _cmd="$_cmd armvmd.test=$MX_TEST"
 	_p="\"name\":\"$MX_VM\",\"arch\":\"$MX_ARCH\",\"kernel\":\"$_kernel\",\"initrd\":\"$_initrd\""
 	_p="$_p,\"memory\":$MX_MEMORY,\"vcpus\":1,\"cmdline\":\"$_cmd\""
@@ -301,6 +304,18 @@ matrix_case() {
 		_mx_fail create "vm.layout lacks '$MX_EXPECT_LAYOUT': $(head -c 300 "$_j/layout.json")"
 	fi
 
+	# FEAT_MOPS: hidden from aarch64 guests exactly where the host's probe
+	# found it UNDEFINED (host.info mops)
+	_mx_mops=
+	if [ "$_mx_host" = 1 ] && [ "$MX_ARCH" = aarch64 ]; then
+		_mx_mops=$(json_get mops.hidden_from_guests "$_j/host.json")
+		if [ "$_mx_mops" = true ] && ! grep -q FEAT_MOPS "$_j/layout.json"; then
+			_mx_fail create "host.info says FEAT_MOPS is UNDEFINED for guests ($(json_get mops.detail "$_j/host.json")), but vm.layout does not hide it"
+		elif [ "$_mx_mops" != true ] && grep -q FEAT_MOPS "$_j/layout.json"; then
+			_mx_fail create "vm.layout hides FEAT_MOPS, but host.info's probe found it $(json_get mops.probe "$_j/host.json")"
+		fi
+	fi
+
 	MX_STAGE="guest first output"
 	_log=$ARMVMD_RUNTIME_DIR/vms/$MX_VM/console.log
 	_mx_wait 90 '.' || { MX_OBSERVED="no output"
@@ -316,6 +331,13 @@ matrix_case() {
 	MX_MEM_KB=$(sed -n 's/.*ARMVMD-GUEST-MEM \([0-9]*\).*/\1/p' "$_log" | head -n 1)
 	note "guest init after $MX_BOOT_S s; MemTotal ${MX_MEM_KB:-?} kB"
 	MX_DETAIL="$(grep -o 'ARMVMD-GUEST-INIT.*' "$_log" | head -n 1 | cut -d' ' -f2-)"
+	if [ "$_mx_mops" = true ]; then
+		_mx_wait 10 'ARMVMD-GUEST-MOPS' ||
+			_mx_fail "guest test" "no ARMVMD-GUEST-MOPS line from the guest's init"
+		grep -q 'ARMVMD-GUEST-MOPS no' "$_log" ||
+			_mx_fail "guest test" "FEAT_MOPS was to be hidden, but the guest's /proc/cpuinfo lists mops"
+		MX_DETAIL="$MX_DETAIL; FEAT_MOPS hidden (the host cannot run it)"
+	fi
 	if [ -n "$MX_EXPECT_VA$MX_EXPECT_PAGES" ]; then
 		_mx_wait 20 'ARMVMD-GUEST-VA [0-9]' ||
 			_mx_fail "guest test" "no ARMVMD-GUEST-VA line (the guest's va-probe)"
