@@ -516,6 +516,7 @@ static const struct host_field {
 	{ "max_vcpus",		"Max vCPUs" },
 	{ "recommended_vcpus",	"Recommended vCPUs" },
 	{ "features",		NULL },
+	{ "mops",		NULL },
 };
 
 static bool host_known(const char *key)
@@ -579,6 +580,21 @@ static void host_print(json_t *info)
 		row_value("PA range source", v);
 	if ((v = json_object_get(info, "features")))
 		row_features(v);
+	if (json_is_object(v = json_object_get(info, "mops"))) {
+		/* FEAT_MOPS: "undefined, hidden from guests (detail)" */
+		const char *probe = json_string_value(json_object_get(v, "probe"));
+		const char *detail = json_string_value(json_object_get(v, "detail"));
+		char text[512];
+
+		snprintf(text, sizeof(text), "%s%s%s%s%s", probe ? probe : "?",
+			 json_is_true(json_object_get(v, "hidden_from_guests"))
+			 ? ", hidden from guests" : "",
+			 detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+		json_t *t = json_string(text);
+
+		row_value("FEAT_MOPS", t);
+		json_decref(t);
+	}
 
 	json_object_foreach(info, key, v) {
 		if (host_known(key))
