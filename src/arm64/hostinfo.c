@@ -242,7 +242,7 @@ static void probe_mops(struct host_info *hi, int kvm, int vm, int vcpu)
 	int r;
 
 	if (one_reg(vcpu, KVM_GET_ONE_REG, SYS_ID_AA64ISAR2_EL1, &isar2) < 0 ||
-	    !((isar2 >> 16) & 0xf))
+	    !(isar2 & HOSTINFO_ISAR2_MOPS))
 		return;
 	hi->mops_advertised = true;
 	hi->mops_probe = HOSTINFO_PROBE_INCONCLUSIVE;

@@ -96,6 +96,8 @@ int hostinfo_parange_bits(unsigned long long mmfr0);
  * of them, little-endian A64 instructions; gaps are NOPs).
  */
 #define HOSTINFO_PROBE_RAM	0x10000ull
+/* ID_AA64ISAR2_EL1.MOPS, bits 19:16 (the probe reads it, vCPUs clear it) */
+#define HOSTINFO_ISAR2_MOPS	(0xfull << 16)
 #define HOSTINFO_PROBE_MMIO	0x200000ull
 #define HOSTINFO_PROBE_WORDS	(0x1000 / 4)
 #define HOSTINFO_PROBE_VBAR	0x800u

@@ -15,6 +15,7 @@
 
 #include <linux/kvm.h>
 
+#include "arm64/hostinfo.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -198,9 +199,9 @@ static void hide_mops(struct vcpu *v)
 		log_warn("vCPU %u: reading ID_AA64ISAR2_EL1: %s", v->id, strerror(errno));
 		return;
 	}
-	if (!(isar2 & (0xfull << 16)))
+	if (!(isar2 & HOSTINFO_ISAR2_MOPS))
 		return;
-	isar2 &= ~(0xfull << 16);
+	isar2 &= ~HOSTINFO_ISAR2_MOPS;
 	if (ioctl(v->fd, KVM_SET_ONE_REG, &reg) < 0)
 		log_warn("vCPU %u: could not hide FEAT_MOPS (ID_AA64ISAR2_EL1): %s; the guest's "
 			 "CPY/SET instructions will be UNDEFINED", v->id, strerror(errno));
