@@ -584,7 +584,9 @@ int fdt_build(const struct fdt_params *p, void *buf, size_t size,
 	c->cfg = p->cfg;
 	c->flavour = &flavours[p->cfg->arch];
 
-	TRY(c, fdt_create(buf, size > INT_MAX ? INT_MAX : (int)size),
+	/* no search of the strings block for every property name */
+	TRY(c, fdt_create_with_flags(buf, size > INT_MAX ? INT_MAX : (int)size,
+				     FDT_CREATE_FLAG_NO_NAME_DEDUP),
 	    "create in a %zu byte buffer", size);
 	TRY(c, fdt_finish_reservemap(buf), "reserve map");
 	RUN(begin_node(c, ""));

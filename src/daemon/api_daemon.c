@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/pool.h"
 #include "daemon/authz.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
@@ -84,6 +85,7 @@ static int m_daemon_info(struct rpc_call *call, json_t *params, json_t **result)
 	json_object_set_new(*result, "limits", limits_to_json(&d->limits));
 	json_object_set_new(*result, "admin_group", d->have_admin_group ?
 			    json_string(d->admin_group_name) : json_null());
+	json_object_set_new(*result, "pool", pool_info(d));
 	return 0;
 }
 
@@ -93,5 +95,5 @@ const struct rpc_method rpc_events_subscribe = {
 };
 const struct rpc_method rpc_daemon_info = {
 	.name = "daemon.info", .handler = m_daemon_info,
-	.doc = "The daemon: version, pid, directories, VM counts, state files set aside",
+	.doc = "The daemon: version, pid, directories, VM counts, state files set aside, the warm pool",
 };

@@ -630,6 +630,20 @@ int cgroup_vm_remove(struct cgroup_base *cg, const char *name)
 	return -errno;
 }
 
+int cgroup_move_pid(int fd, pid_t pid)
+{
+	char text[24];
+	int n = snprintf(text, sizeof(text), "%d\n", (int)pid), r = 0;
+	int pfd = openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+	if (pfd < 0)
+		return -errno;
+	if (write(pfd, text, (size_t)n) != n)
+		r = -errno;
+	close(pfd);
+	return r;
+}
+
 unsigned cgroup_sweep(struct cgroup_base *cg)
 {
 	int fd = cg->vms_fd >= 0 ? fcntl(cg->vms_fd, F_DUPFD_CLOEXEC, 3) : -1;

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -101,6 +102,10 @@ int cgroup_init_from(struct cgroup_base *cg, const char *mount,
  */
 int cgroup_vm_create(struct cgroup_base *cg, const char *name, uint64_t mem_max,
 		     unsigned pids_max, unsigned weight, char *msg, size_t msglen);
+
+/* Move process pid into the cgroup open at fd (a pooled worker into its
+ * VM's).  0 or -errno. */
+int cgroup_move_pid(int fd, pid_t pid);
 
 /* Remove the cgroup of VM name: 0 (also when there is none), -EBUSY while
  * processes are in it (also for a moment after the last one has ended:

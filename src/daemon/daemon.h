@@ -113,6 +113,7 @@ struct vm_entry {
 
 struct subscriber;
 struct reaper;
+struct pool;
 struct watch_ops;
 
 struct daemon {
@@ -152,6 +153,8 @@ struct daemon {
 	char worker_exe[PATH_MAX];
 	struct cgroup_base cgroup;	/* the workers' cgroups (cgroup.h) */
 	bool scopes;			/* ... or transient systemd scopes (scope.h) */
+	struct pool *pool;		/* warm workers waiting for a VM (pool.h), or NULL */
+	unsigned pool_size;		/* --pool */
 };
 
 /* The cgroup of e's worker: named by the VM and the worker's uid, so that
@@ -220,6 +223,8 @@ void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 void registry_set_responsive(struct vm_entry *e, bool responsive, const char *why);
 struct plan_host;
 void registry_plan_host(struct plan_host *h);
+/* Whether a VM's worker (or one still dying) has worker uid u. */
+bool registry_worker_uid_used(const struct daemon *d, uid_t u);
 json_t *vm_entry_json(struct vm_entry *e);
 /* A create/start request for e arrived now; the worker.start parameters
  * that pass that time on (the boot timer measures from it). */

@@ -18,6 +18,7 @@
 #include "arm64/hostinfo.h"
 #include "daemon/adopt.h"
 #include "daemon/main.h"
+#include "daemon/pool.h"
 #include "daemon/scope.h"
 #include "daemon/systemd.h"
 #include "daemon/watch.h"
@@ -32,6 +33,7 @@ static void usage(FILE *f)
 		"              [--group NAME] [--admin-group NAME] [--log-level LEVEL]\n"
 		"              [--limit NAME=VALUE]... [--no-sandbox] [--worker-ids FIRST:COUNT]\n"
 		"              [--worker-binary PATH] [--allow-block-devices] [--allow-tap NAME]...\n"
+		"              [--pool N]\n"
 		"\n"
 		"  -s, --socket PATH      listen on PATH (default $ARMVMD_SOCKET or\n"
 		"                         " ARMVM_DEFAULT_SOCKET ")\n"
@@ -51,6 +53,8 @@ static void usage(FILE *f)
 		"                         per live VM (default %u:%u)\n"
 		"      --worker-binary PATH  armvmd-worker (default: beside armvmd, or\n"
 		"                         ../libexec/armvmd/armvmd-worker)\n"
+		"      --pool N           keep N jailed workers warm, waiting for a VM\n"
+		"                         (default %u, at most %u; 0: none)\n"
 		"      --allow-block-devices  block devices as disks (for callers who may\n"
 		"                         open them); refused otherwise\n"
 		"      --allow-tap NAME   an existing TAP any caller may use (repeatable);\n"
@@ -59,7 +63,8 @@ static void usage(FILE *f)
 		"                         call, to check the seccomp report\n"
 		"      --foreground       accepted; armvmd never forks\n"
 		"  -V, --version          print the version\n"
-		"  -h, --help             this text\n", WORKER_IDS_FIRST, WORKER_IDS_COUNT);
+		"  -h, --help             this text\n", WORKER_IDS_FIRST, WORKER_IDS_COUNT,
+		POOL_SIZE_DEFAULT, POOL_SIZE_MAX);
 }
 
 /* armvmd-worker: --worker-binary, beside us, or in ../libexec/armvmd/;
@@ -178,6 +183,7 @@ int daemon_main(int argc, char **argv)
 		{ "allow-block-devices", no_argument, NULL, 'B' },
 		{ "allow-tap", required_argument, NULL, 'T' },
 		{ "test-seccomp-trip", no_argument, NULL, 'S' },
+		{ "pool", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = getenv("ARMVMD_SOCKET");
@@ -191,7 +197,8 @@ int daemon_main(int argc, char **argv)
 	ssize_t n;
 	struct daemon d = { .log_level = LOG_INFO, .sandbox = true, .worker_exe_fd = -1,
 			    .worker_id_first = WORKER_IDS_FIRST,
-			    .worker_id_count = WORKER_IDS_COUNT };
+			    .worker_id_count = WORKER_IDS_COUNT,
+			    .pool_size = POOL_SIZE_DEFAULT };
 	struct server srv = { .listen_fd = -1 };
 	ev_signal sigterm, sigint;
 	struct ev_loop *loop;
@@ -237,6 +244,18 @@ int daemon_main(int argc, char **argv)
 		case 'S':
 			d.test_seccomp_trip = true;
 			break;
+		case 'P': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || v > POOL_SIZE_MAX) {
+				fprintf(stderr, "armvmd: --pool: a count from 0 to %u\n",
+					POOL_SIZE_MAX);
+				return 2;
+			}
+			d.pool_size = (unsigned)v;
+			break;
+		}
 		case 'B':
 			d.files_policy.allow_block_devices = true;
 			break;
@@ -398,6 +417,9 @@ int daemon_main(int argc, char **argv)
 	state_load(&d, registry_add_defined);
 	d.adopted = adopted;
 	restore_workers(&d);
+	/* warm workers, spawned once the loop runs, between the requests */
+	if (hostinfo_get()->kvm && pool_init(&d, d.pool_size) < 0)
+		log_warn("no warm pool of workers");
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
 	ev_signal_init(&sigint, on_signal, SIGINT);
 	ev_signal_start(loop, &sigterm);
@@ -412,6 +434,7 @@ int daemon_main(int argc, char **argv)
 	ev_run(loop, 0);
 
 	d.stopping = true;
+	pool_free(&d);
 	server_close(&srv);
 	jobs_free(d.jobs);
 	/* VMs are not destroyed: their workers keep running (a new armvmd

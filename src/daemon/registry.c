@@ -26,6 +26,7 @@
 #include "daemon/watch.h"
 #include "daemon/vmfiles.h"
 #include "daemon/jail.h"
+#include "daemon/pool.h"
 #include "daemon/scope.h"
 #include "libarmvm.h"
 #include "util/fs.h"
@@ -1142,27 +1143,36 @@ static int bind_socket(struct vm_entry *e, const char *name)
 	return fd;
 }
 
-/* the lowest worker uid no live worker has (nor one still dying) */
+bool registry_worker_uid_used(const struct daemon *d, uid_t u)
+{
+	if (watch_reaping_uid(d, u))
+		return true;
+	for (const struct vm_entry *o = d->vms; o; o = o->next)
+		if (o->worker_uid == u)
+			return true;
+	return false;
+}
+
+/* the lowest worker uid no live worker has (nor one still dying, nor a
+ * pooled one) */
 static uid_t pick_worker_uid(struct daemon *d)
 {
 	for (unsigned i = 0; i < d->worker_id_count; i++) {
 		uid_t u = d->worker_id_first + i;
-		bool used = watch_reaping_uid(d, u);
 
-		for (struct vm_entry *o = d->vms; o && !used; o = o->next)
-			used = o->worker_uid == u;
-		if (!used)
+		if (!registry_worker_uid_used(d, u) && !pool_has_uid(d, u))
 			return u;
 	}
 	return 0;
 }
 
-static int write_spec(struct vm_entry *e, json_t *fds)
+/* The worker's spec (spec.json; the message a pooled worker waits for),
+ * one line: its parameters, the host facts, the bounds, its descriptors. */
+static char *spec_text(struct vm_entry *e, json_t *fds, const struct jail_spec *js)
 {
 	struct plan_host h;
 	json_t *spec;
 	char *text;
-	int r;
 
 	registry_plan_host(&h);
 	spec = json_pack("{s:O, s:i, s:s, s:O, s:b, s:b, s:{s:i, s:b, s:b, s:b, s:b, s:i, s:b}, s:{s:I, s:I}}",
@@ -1176,13 +1186,23 @@ static int write_spec(struct vm_entry *e, json_t *fds)
 			 "limits",
 			 "console_log_bytes", (json_int_t)e->d->limits.console_log_bytes,
 			 "worker_log_bytes", (json_int_t)e->d->limits.worker_log_bytes);
-	text = spec ? json_dumps(spec, JSON_INDENT(2)) : NULL;
+	if (spec && e->d->sandbox)
+		json_object_set_new(spec, "rlimits",
+				    json_pack("{s:I, s:I, s:I, s:I}",
+					      "nofile", (json_int_t)js->nofile,
+					      "nproc", (json_int_t)js->nproc,
+					      "fsize", (json_int_t)js->fsize,
+					      "as", (json_int_t)js->as));
+	text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
 	json_decref(spec);
-	if (!text)
-		return -ENOMEM;
-	r = fs_write_atomic_at(e->dirfd, "spec.json", text, strlen(text), 0640);
-	free(text);
-	return r;
+	return text;
+}
+
+/* spec.json: read by a daemon re-adopting the worker.  The runtime
+ * directory does not outlive the host: no fsync. */
+static int write_spec(struct vm_entry *e, const char *text)
+{
+	return fs_write_replace_at(e->dirfd, "spec.json", text, strlen(text), 0640);
 }
 
 /* The bounds of a worker: its rlimits and its cgroup's. */
@@ -1295,6 +1315,9 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 	int pipefd[2] = { -1, -1 }, gofd[2] = { -1, -1 }, fd, r, pidfd = -1, cgfd = -1;
 	uint64_t mem_max = 0;
 	unsigned pids = 0;
+	struct pool_worker pw = { .sock = -1 };
+	bool pooled = false;
+	char *spec = NULL;
 	pid_t pid;
 
 	sf.js.status_fd = -1;
@@ -1378,39 +1401,29 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 	json_object_set(sf.map, "disks", disks);
 	json_object_set(sf.map, "nets", nets);
 
-	r = write_spec(e, sf.map);
-	if (r < 0) {
-		snprintf(msg, msglen, "cannot write %s/spec.json: %s", e->dir, strerror(-r));
-		goto out;
-	}
-	fd = openat(e->dirfd, "spec.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(msg, msglen, "%s/spec.json: %s", e->dir, strerror(-r));
-		goto out;
-	}
-	sf.js.fds[3] = fd;
-	sf.own[sf.nown++] = fd;
-
 	if (d->worker_exe_fd < 0) {
 		r = -ENOENT;
 		snprintf(msg, msglen, "no armvmd-worker binary (see armvmd --worker-binary)");
 		goto out;
 	}
+	/* a warm one, jailed already, when the pool has one */
+	pooled = pool_take(d, &pw);
 	sf.js.sandbox = d->sandbox;
 	sf.js.exe_fd = d->worker_exe_fd;
 	sf.js.argv = argv;
 	if (d->sandbox) {
-		if (mkdirat(e->dirfd, "root", 0755) < 0 && errno != EEXIST) {
-			r = -errno;
-			snprintf(msg, msglen, "%s/root: %s", e->dir, strerror(-r));
-			goto out;
+		if (!pooled) {
+			if (mkdirat(e->dirfd, "root", 0755) < 0 && errno != EEXIST) {
+				r = -errno;
+				snprintf(msg, msglen, "%s/root: %s", e->dir, strerror(-r));
+				goto out;
+			}
+			snprintf(root, sizeof(root), "%s/root", e->dir);
+			snprintf(host, sizeof(host), "armvm-%.40s", e->name);
+			sf.js.root_dir = root;
+			sf.js.hostname = host;
 		}
-		snprintf(root, sizeof(root), "%s/root", e->dir);
-		snprintf(host, sizeof(host), "armvm-%.40s", e->name);
-		sf.js.root_dir = root;
-		sf.js.hostname = host;
-		e->worker_uid = pick_worker_uid(d);
+		e->worker_uid = pooled ? pw.uid : pick_worker_uid(d);
 		if (!e->worker_uid) {
 			r = -EAGAIN;
 			snprintf(msg, msglen, "no worker uid left: all %u of --worker-ids are "
@@ -1434,6 +1447,61 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 			sf.js.cgroup_fd = cgfd;
 		}
 	}
+	spec = spec_text(e, sf.map, &sf.js);
+	if (!spec) {
+		r = -ENOMEM;
+		snprintf(msg, msglen, "out of memory");
+		goto out;
+	}
+	if (pooled) {
+		int fds[JAIL_MAX_FDS];
+
+		/* into the VM's cgroup before it reads a word of its VM */
+		r = cgfd >= 0 ? cgroup_move_pid(cgfd, pw.pid) : 0;
+		memcpy(fds, sf.js.fds, sizeof(fds));
+		fds[3] = fds[0];	/* the spec comes as the message */
+		if (r == 0)
+			r = pool_send(&pw, spec, fds, sf.js.nfds);
+		if (r == 0) {
+			pid = pw.pid;
+			pool_release(d, &pw);
+			pooled = false;
+			r = write_spec(e, spec);
+			if (r < 0)
+				log_warn("VM %s: cannot write %s/spec.json (a restarted daemon "
+					 "will not find its worker): %s", e->name, e->dir,
+					 strerror(-r));
+			goto spawned;
+		}
+		log_warn("VM %s: the pooled worker %d could not take it (%s): spawning one",
+			 e->name, (int)pw.pid, strerror(-r));
+		pool_discard(d, &pw);
+		pooled = false;
+		if (d->sandbox) {
+			snprintf(root, sizeof(root), "%s/root", e->dir);
+			snprintf(host, sizeof(host), "armvm-%.40s", e->name);
+			if (mkdirat(e->dirfd, "root", 0755) < 0 && errno != EEXIST) {
+				r = -errno;
+				snprintf(msg, msglen, "%s/root: %s", e->dir, strerror(-r));
+				goto out;
+			}
+			sf.js.root_dir = root;
+			sf.js.hostname = host;
+		}
+	}
+	r = write_spec(e, spec);
+	if (r < 0) {
+		snprintf(msg, msglen, "cannot write %s/spec.json: %s", e->dir, strerror(-r));
+		goto out;
+	}
+	fd = openat(e->dirfd, "spec.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "%s/spec.json: %s", e->dir, strerror(-r));
+		goto out;
+	}
+	sf.js.fds[3] = fd;
+	sf.own[sf.nown++] = fd;
 	if (d->sandbox && d->scopes) {
 		if (pipe2(gofd, O_CLOEXEC) < 0) {
 			r = -errno;
@@ -1445,6 +1513,7 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 	r = jail_spawn(&sf.js, &pid, &pidfd, msg, msglen);
 	if (r < 0)
 		goto out;
+spawned:
 	if (gofd[1] >= 0) {
 		/* systemd makes its cgroup; it waits until then */
 		e->scope_go = gofd[1];
@@ -1471,7 +1540,8 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 	if (r < 0)
 		log_warn("VM %s: cannot watch worker %d: %s", e->name, (int)pid, strerror(-r));
 	if (d->sandbox)
-		log_info("VM %s: worker %d spawned, jailed as uid %u%s", e->name, (int)pid,
+		log_info("VM %s: worker %d %s, jailed as uid %u%s", e->name, (int)pid,
+			 sf.js.root_dir ? "spawned" : "taken from the pool",
 			 (unsigned)e->worker_uid, cgfd >= 0 ? ", in its own cgroup" : "");
 	else
 		log_info("VM %s: worker %d spawned (no sandbox)", e->name, (int)pid);
@@ -1491,6 +1561,9 @@ out:
 	for (int i = 0; i < 2; i++)
 		if (gofd[i] >= 0)
 			close(gofd[i]);
+	if (pooled)
+		pool_release(d, &pw);	/* not sent its VM: it ends */
+	free(spec);
 	plan_files_close(run);
 	json_decref(disks);
 	json_decref(nets);

@@ -111,6 +111,12 @@ static void console_drain(struct ev_loop *loop, ev_async *w, int revents)
 	free(buf);
 }
 
+void console_flush(struct console *con)
+{
+	if (con->loop)
+		console_drain(con->loop, &con->wake, 0);
+}
+
 void console_write(struct console *con, const uint8_t *buf, size_t len)
 {
 	bool wake;

@@ -72,6 +72,8 @@ void console_close(struct console *con);
 
 /* Any thread: append guest output. */
 void console_write(struct console *con, const uint8_t *buf, size_t len);
+/* On the loop: what is pending goes to the log and the clients now. */
+void console_flush(struct console *con);
 
 /* Any thread: take up to max bytes of waiting input (the device's FIFO). */
 size_t console_input_take(struct console *con, uint8_t *buf, size_t max);

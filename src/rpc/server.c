@@ -840,6 +840,14 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* --- connections --- */
 
+bool server_output_pending(const struct server *srv)
+{
+	for (const struct client *c = srv->clients; c; c = c->next)
+		if (!c->dead && !c->failed && c->out_off < c->out_len)
+			return true;
+	return false;
+}
+
 static unsigned clients_of(const struct server *srv, uid_t uid)
 {
 	unsigned n = 0;

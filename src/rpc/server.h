@@ -121,4 +121,8 @@ int server_set_group(struct server *srv, const char *group, const gid_t *gid);
 /* Drop every client, stop listening and unlink our socket file. */
 void server_close(struct server *srv);
 
+/* Whether some client's answers are still queued, not yet taken by its
+ * socket. */
+bool server_output_pending(const struct server *srv);
+
 #endif

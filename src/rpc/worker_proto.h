@@ -32,6 +32,16 @@
 #define WORKER_PROTO_VERSION	2
 #define WORKER_PROTO_MIN	1
 
+/*
+ * A pooled worker (armvmd-worker --pool-fd N) waits on N for one message:
+ * its spec as one JSON line, the descriptors it names (spec.fds: indices
+ * into them, 0-2 becoming its stdin, stdout and stderr) passed with the
+ * line's first bytes, at most WORKER_POOL_MAX_FDS of them, the line at
+ * most WORKER_POOL_MAX_SPEC bytes.
+ */
+#define WORKER_POOL_MAX_FDS	64
+#define WORKER_POOL_MAX_SPEC	(4u << 20)
+
 /* methods served on control.sock */
 #define WORKER_M_START		"worker.start"
 #define WORKER_M_STOP		"worker.stop"

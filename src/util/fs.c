@@ -151,8 +151,23 @@ int mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
+static int write_replace(int dirfd, const char *name, const void *buf, size_t len,
+			 mode_t mode, bool sync);
+
 int fs_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
 		       mode_t mode)
+{
+	return write_replace(dirfd, name, buf, len, mode, true);
+}
+
+int fs_write_replace_at(int dirfd, const char *name, const void *buf, size_t len,
+			mode_t mode)
+{
+	return write_replace(dirfd, name, buf, len, mode, false);
+}
+
+static int write_replace(int dirfd, const char *name, const void *buf, size_t len,
+			 mode_t mode, bool sync)
 {
 	char tmp[NAME_MAX + 1];
 	const char *p = buf;
@@ -184,7 +199,7 @@ int fs_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
 		else
 			off += (size_t)n;
 	}
-	if (!r && ops->fsync(fd) < 0)
+	if (!r && sync && ops->fsync(fd) < 0)
 		r = neg_errno();
 	/* a failed close can be the first word of a failed write (NFS) */
 	if (ops->close(fd) < 0 && !r)
@@ -195,7 +210,7 @@ int fs_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	if (ops->fsync(dirfd) < 0) {
+	if (sync && ops->fsync(dirfd) < 0) {
 		r = neg_errno();
 		log_error("%s was replaced, but syncing its directory failed (%s): "
 			  "the change may not survive a crash", name, strerror(-r));

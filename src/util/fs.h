@@ -48,6 +48,11 @@ int fs_mkdir_open_at(int dirfd, const char *name, mode_t mode);
 int fs_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
 		       mode_t mode);
 
+/* The same without the fsyncs: a file that need not outlive the host (in
+ * a runtime directory on tmpfs), replaced whole or not at all. */
+int fs_write_replace_at(int dirfd, const char *name, const void *buf, size_t len,
+			mode_t mode);
+
 /* Read regular file name under dirfd (O_NOFOLLOW; anything not a regular
  * file is -EINVAL, a symlink -ELOOP) whole, at most max bytes (-EFBIG past
  * it).  Returns a NUL-terminated malloc'd buffer and sets *len (when len

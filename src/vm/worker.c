@@ -5,10 +5,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +35,7 @@ struct worker {
 	int exit_code;
 	char exit_reason[160];
 	ev_timer exit_timer;
+	unsigned exit_waited;		/* 5 ms turns waiting for answers to go */
 	bool vm_ready;
 	bool paused;
 	/* a graceful stop or reboot waits for the guest, then escalates */
@@ -52,8 +55,9 @@ static void worker_exit_soon(struct worker *w, int code, const char *reason)
 {
 	w->exit_code = code;
 	snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason);
-	/* after this loop iteration, so that answers are flushed first */
-	ev_timer_set(&w->exit_timer, 0.05, 0.);
+	/* after this loop iteration, once the answers are flushed */
+	w->exit_waited = 0;
+	ev_timer_set(&w->exit_timer, 0., 0.);
 	ev_timer_start(w->loop, &w->exit_timer);
 }
 
@@ -210,8 +214,19 @@ static void apply_policy(struct worker *w, const char *policy, const char *what)
 	}
 }
 
+/* the end, when nothing queued for a client is left (a client that
+ * does not read gets 1 s) */
 static void exit_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, exit_timer));
+
+	(void)revents;
+	console_flush(&w->vm.console);
+	if (server_output_pending(&w->control) && w->exit_waited++ < 200) {
+		ev_timer_set(t, 0.005, 0.);
+		ev_timer_start(loop, t);
+		return;
+	}
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -723,7 +738,151 @@ static void seccomp_trip(int revents, void *arg)
 	log_error("the seccomp trip was not caught (open: %d)", fd);
 }
 
+/* The bounds the supervisor set for this VM (spec.rlimits): a pooled
+ * worker was spawned before they were known and lowers its own. */
+static int apply_rlimits(json_t *lim, char *msg, size_t msglen)
+{
+	static const struct { const char *key; int res; } map[] = {
+		{ "nofile", RLIMIT_NOFILE }, { "nproc", RLIMIT_NPROC },
+		{ "fsize", RLIMIT_FSIZE }, { "as", RLIMIT_AS },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		json_int_t v = json_integer_value(json_object_get(lim, map[i].key));
+		struct rlimit rl = { .rlim_cur = (rlim_t)v, .rlim_max = (rlim_t)v };
+
+		if (v > 0 && setrlimit(map[i].res, &rl) < 0) {
+			snprintf(msg, msglen, "RLIMIT_%s %lld: %s", map[i].key, (long long)v,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int worker_run(json_t *spec, const char *spec_error);
+
 int worker_main(int spec_fd)
+{
+	json_error_t jerr;
+	json_t *spec;
+
+	/* everything arrives as a descriptor: the spec names them */
+	spec = json_loadfd(spec_fd, 0, &jerr);
+	close(spec_fd);
+	return worker_run(spec, spec ? NULL : jerr.text);
+}
+
+/* spec.fds with every number an index into fds[]: made descriptor numbers */
+static void fds_translate(json_t *v, const int *fds, unsigned nfds)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, item) {
+			if (json_is_integer(item)) {
+				json_int_t k = json_integer_value(item);
+
+				json_integer_set(item, k >= 0 && k < nfds ? fds[k] : -1);
+			} else {
+				fds_translate(item, fds, nfds);
+			}
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item) {
+			json_int_t k = json_integer_value(item);
+
+			if (json_is_integer(item))
+				json_integer_set(item, k >= 0 && k < nfds ? fds[k] : -1);
+		}
+	}
+}
+
+/*
+ * A pooled worker: jailed and exec'd before its VM existed, it waits on
+ * pool_fd for one message from the supervisor — the spec as one JSON line,
+ * its descriptors (SCM_RIGHTS) on the line's first bytes, spec.fds naming
+ * them by their index there — then sets the VM up as worker_main does.
+ * The supervisor closing its end first (a smaller pool, the daemon gone)
+ * ends it quietly.
+ */
+int worker_pool_main(int pool_fd)
+{
+	union {
+		char buf[CMSG_SPACE(WORKER_POOL_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	int fds[WORKER_POOL_MAX_FDS];
+	unsigned nfds = 0;
+	size_t len = 0, cap = 16384;
+	char *text = malloc(cap), *nl = NULL, why[160];
+	json_error_t jerr;
+	json_t *spec;
+
+	while (text && !nl) {
+		struct iovec iov = { .iov_base = text + len, .iov_len = cap - len - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n;
+
+		if (nfds == 0 && len == 0) {
+			mh.msg_control = ctl.buf;
+			mh.msg_controllen = sizeof(ctl.buf);
+		}
+		n = recvmsg(pool_fd, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return WORKER_EXIT_STOPPED;	/* not needed after all */
+		if (mh.msg_flags & MSG_CTRUNC)
+			return WORKER_EXIT_SETUP;
+		for (struct cmsghdr *c = mh.msg_controllen ? CMSG_FIRSTHDR(&mh) : NULL; c;
+		     c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			unsigned k = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			for (unsigned i = 0; i < k && nfds < WORKER_POOL_MAX_FDS; i++)
+				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		}
+		len += (size_t)n;
+		text[len] = '\0';
+		nl = memchr(text, '\n', len);
+		if (!nl && len + 1 >= cap) {
+			char *more = cap < WORKER_POOL_MAX_SPEC ? realloc(text, cap * 2) : NULL;
+
+			if (!more) {
+				free(text);
+				return WORKER_EXIT_SETUP;
+			}
+			text = more;
+			cap *= 2;
+		}
+	}
+	close(pool_fd);
+	if (!text)
+		return WORKER_EXIT_SETUP;
+	spec = json_loadb(text, (size_t)(nl - text), 0, &jerr);
+	free(text);
+	/* 0, 1 and 2 (nothing to read, worker.log twice) are the first three */
+	for (int i = 0; i < 3 && (unsigned)i < nfds; i++)
+		if (fds[i] != i)
+			dup2(fds[i], i);
+	fds_translate(json_object_get(spec, "fds"), fds, nfds);
+	if (spec && apply_rlimits(json_object_get(spec, "rlimits"), why, sizeof(why)) < 0) {
+		json_t *f = json_object_get(spec, "fds");
+
+		status_error(fd_of(f, "exit"), fd_of(f, "status"), ARMVM_E_INTERNAL, why, NULL);
+		json_decref(spec);
+		return WORKER_EXIT_SETUP;
+	}
+	return worker_run(spec, spec ? NULL : jerr.text);
+}
+
+/* Set the VM of spec (stolen; NULL: unreadable, for spec_error) up and
+ * serve it until it ends. */
+static int worker_run(json_t *spec, const char *spec_error)
 {
 	static struct worker w;		/* one per process, large */
 	char msg[PATH_MAX + 256];
@@ -732,8 +891,7 @@ int worker_main(int spec_fd)
 	struct plan_files files;
 	struct vm_host_fds hf;
 	struct vm_plan *plan;
-	json_error_t jerr;
-	json_t *spec, *params, *fds;
+	json_t *params, *fds;
 	int r, status_fd = -1, exit_fd = -1, control_fd;
 	bool sandboxed, trip;
 
@@ -745,14 +903,12 @@ int worker_main(int spec_fd)
 	snprintf(w.on_poweroff, sizeof(w.on_poweroff), "stop");
 	snprintf(w.on_reboot, sizeof(w.on_reboot), "restart");
 
-	/* everything arrives as a descriptor: the spec names them */
-	spec = json_loadfd(spec_fd, 0, &jerr);
-	close(spec_fd);
 	fds = json_object_get(spec, "fds");
 	status_fd = fd_of(fds, "status");
 	exit_fd = fd_of(fds, "exit");
 	if (!spec || !json_is_object(fds)) {
-		snprintf(msg, sizeof(msg), "the spec: %s", spec ? "no descriptors in it" : jerr.text);
+		snprintf(msg, sizeof(msg), "the spec: %s", spec ? "no descriptors in it" :
+			 spec_error ?: "unreadable");
 		status_error(exit_fd, status_fd, ARMVM_E_INTERNAL, msg, NULL);
 		return WORKER_EXIT_SETUP;
 	}

@@ -3,6 +3,7 @@
  * The per-VM worker process, armvmd-worker (src/worker_main.c), spawned
  * by the supervisor into its jail (src/daemon/jail.h):
  *   armvmd-worker --spec-fd N [--log-level L]
+ *   armvmd-worker --pool-fd N [--log-level L]   (a warm pool's, below)
  * Descriptor N holds the spec (the vm.create parameters, the host facts
  * the supervisor resolved, its bounds, and spec.fds: the number of every
  * other descriptor it inherited — /dev/kvm, kernel, initrd, DTB, disks,
@@ -19,5 +20,9 @@
 #include "rpc/worker_proto.h"
 
 int worker_main(int spec_fd);
+
+/* A pooled worker: armvmd-worker --pool-fd N (rpc/worker_proto.h) waits
+ * on N for its spec and descriptors, then runs as worker_main. */
+int worker_pool_main(int pool_fd);
 
 #endif
