@@ -55,6 +55,14 @@ static const struct rpc_param name_params[] = {
 	{ NULL },
 };
 
+static const struct rpc_param info_params[] = {
+	{ "name", RPC_T_STRING, true, "VM name" },
+	{ "brief", RPC_T_BOOL, false, "leave the layout (the plan) out: for callers that poll" },
+	{ "fresh", RPC_T_BOOL, false, "ask the worker now rather than answer from the state "
+				      "it pushed last" },
+	{ NULL },
+};
+
 static const struct rpc_param stop_params[] = {
 	{ "name", RPC_T_STRING, true, "VM name" },
 	{ "force", RPC_T_BOOL, false, "at once, without asking the guest (default false)" },
@@ -137,6 +145,7 @@ struct wcall {
 	const char *method;
 	enum vm_state state;		/* on success, unless keep_state */
 	bool keep_state;
+	bool brief;			/* vm.info without the layout */
 	char reason[64];
 };
 
@@ -620,11 +629,11 @@ static bool worker_serves(const struct vm_entry *e)
 			  e->state == VM_PAUSED);
 }
 
-static json_t *info_json(struct vm_entry *e)
+static json_t *info_json(struct vm_entry *e, bool brief)
 {
 	json_t *o = vm_entry_json(e);
 
-	if (e->plan)
+	if (e->plan && !brief)
 		json_object_set_new(o, "layout", plan_to_json(e->plan));
 	json_object_set_new(o, "autostart",
 			    json_boolean(json_is_true(json_object_get(e->params, "autostart"))));
@@ -654,6 +663,26 @@ static void strip_hva(json_t *banks)
 		json_object_del(b, "hva");
 }
 
+/* the live part as this caller may see it (live borrowed; a new object) */
+static json_t *live_for(struct vm_entry *e, struct rpc_call *call, json_t *live)
+{
+	json_t *o = json_copy(live);
+
+	/* the worker knows its pid in its own namespace only (1 in a jail) */
+	if (e->pid)
+		json_object_set_new(o, "pid", json_integer(e->pid));
+	/* where guest RAM lies in the worker is for those who may look
+	 * inside it (the map of an address space is worth to an attacker) */
+	if (!authz_may(e->d, call->conn ? server_peer_cred(call->conn) : NULL,
+		       e->owner, AUTHZ_CONTENTS)) {
+		json_t *ram = json_deep_copy(json_object_get(o, "guest_ram"));
+
+		strip_hva(ram);
+		json_object_set_new(o, "guest_ram", ram ? ram : json_array());
+	}
+	return o;
+}
+
 static void info_done(void *arg, json_t *live, const struct rpc_link_error *err)
 {
 	struct wcall *w = arg;
@@ -664,36 +693,52 @@ static void info_done(void *arg, json_t *live, const struct rpc_link_error *err)
 		free(w);
 		return;
 	}
-	o = info_json(w->e);
-	live = err ? json_pack("{s:s}", "error", err->message) : json_deep_copy(live);
-	/* the worker knows its pid in its own namespace only (1 in a jail) */
-	if (!err && w->e->pid)
-		json_object_set_new(live, "pid", json_integer(w->e->pid));
-	/* where guest RAM lies in the worker is for those who may look
-	 * inside it (the map of an address space is worth to an attacker) */
-	if (!err && !authz_may(w->e->d, w->call->conn ? server_peer_cred(w->call->conn) : NULL,
-			       w->e->owner, AUTHZ_CONTENTS))
-		strip_hva(json_object_get(live, "guest_ram"));
+	o = info_json(w->e, w->brief);
+	live = err ? json_pack("{s:s}", "error", err->message) : live_for(w->e, w->call, live);
 	json_object_set_new(o, "live", live);
 	rpc_deferred_reply(w->call, o);
 	free(w);
 }
 
+/* What the worker pushed last serves when it is recent and the worker is
+ * keeping up: answered at once, no round trip (age_s says how old).  A
+ * worker with calls outstanding, or late, is asked. */
+static json_t *pushed_live(struct vm_entry *e)
+{
+	double age;
+
+	if (!e->live || e->unresponsive || !e->link || rpc_link_pending(e->link))
+		return NULL;
+	age = ev_now(e->d->loop) - e->live_at;
+	return age >= 0 && age <= WORKER_LIVE_MAX_AGE_S ? e->live : NULL;
+}
+
 static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 {
 	struct vm_entry *e = lookup(call, params);
+	bool brief = json_is_true(json_object_get(params, "brief"));
+	bool fresh = json_is_true(json_object_get(params, "fresh"));
 	struct wcall *w;
+	json_t *live;
 
 	if (!e)
 		return -1;
+	if (worker_serves(e) && !fresh && (live = pushed_live(e))) {
+		*result = info_json(e, brief);
+		live = live_for(e, call, live);
+		json_object_set_new(live, "age_s", json_real(ev_now(e->d->loop) - e->live_at));
+		json_object_set_new(*result, "live", live);
+		return 0;
+	}
 	w = worker_serves(e) ? calloc(1, sizeof(*w)) : NULL;
 	if (w) {
 		w->e = e;
+		w->brief = brief;
 		w->call = rpc_defer(call);
 		if (w->call && watch_call(e, WORKER_M_INFO, NULL, info_done, w) == 0)
 			return RPC_DEFERRED;
 		if (w->call) {
-			json_t *o = info_json(e);
+			json_t *o = info_json(e, brief);
 
 			json_object_set_new(o, "live", json_pack("{s:s}", "error",
 					    "no link to the worker"));
@@ -702,7 +747,7 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 		free(w);
 		return RPC_DEFERRED;
 	}
-	*result = info_json(e);
+	*result = info_json(e, brief);
 	return 0;
 }
 
@@ -1015,9 +1060,10 @@ const struct rpc_method rpc_vm_list = {
 	.doc = "All VMs with their state",
 };
 const struct rpc_method rpc_vm_info = {
-	.name = "vm.info", .handler = m_info, .params = name_params,
+	.name = "vm.info", .handler = m_info, .params = info_params,
 	.states = VM_S_ANY, .authz = AUTHZ_READ,
-	.doc = "A VM's state, IPA size and why, layout, worker, console paths, vCPUs, uptime",
+	.doc = "A VM's state, IPA size and why, layout, worker, console paths, vCPUs, uptime; "
+	       "live: what its worker pushed last (fresh: ask it now)",
 };
 const struct rpc_method rpc_vm_console = {
 	.name = "vm.console", .handler = m_console, .params = console_params,

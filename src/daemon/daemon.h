@@ -89,6 +89,8 @@ struct vm_entry {
 	int pidfd;			/* tells when the worker ends */
 	ev_io pid_watcher;
 	struct rpc_link *link;		/* requests to the worker, its events */
+	json_t *live;			/* the live state it pushed last, or NULL */
+	double live_at;			/* when (ev_now) */
 	int proto;			/* the worker's protocol version */
 	bool unresponsive;		/* a call missed its deadline */
 	struct vm_link console;		/* console lines, while subscribed */
@@ -223,6 +225,8 @@ void registry_set_state(struct vm_entry *e, enum vm_state s, const char *reason)
 void registry_set_responsive(struct vm_entry *e, bool responsive, const char *why);
 struct plan_host;
 void registry_plan_host(struct plan_host *h);
+/* The live state e's worker pushed (stolen; NULL: forget it). */
+void registry_set_live(struct vm_entry *e, json_t *live);
 /* Whether a VM's worker (or one still dying) has worker uid u. */
 bool registry_worker_uid_used(const struct daemon *d, uid_t u);
 json_t *vm_entry_json(struct vm_entry *e);

@@ -193,6 +193,7 @@ void registry_remove(struct vm_entry *e)
 	if (e->scope_go >= 0)
 		close(e->scope_go);
 	json_decref(e->params);
+	json_decref(e->live);
 	free(e->plan);
 	free(e);
 }
@@ -215,6 +216,7 @@ void registry_forget(struct vm_entry *e)
 	if (e->scope_go >= 0)
 		close(e->scope_go);
 	json_decref(e->params);
+	json_decref(e->live);
 	free(e->plan);
 	free(e);
 }
@@ -858,6 +860,7 @@ static void on_worker_exited(struct vm_entry *e, int status, const char *reason)
 
 	e->pid = 0;
 	e->worker_uid = 0;
+	registry_set_live(e, NULL);
 	ev_timer_stop(e->d->loop, &e->kill_timer);
 	worker_leftovers(e);
 	if (status == REGISTRY_STATUS_UNKNOWN) {
@@ -995,10 +998,25 @@ static void reload_payload(struct vm_entry *e)
 	}
 }
 
+void registry_set_live(struct vm_entry *e, json_t *live)
+{
+	json_decref(e->live);
+	e->live = live;
+	e->live_at = ev_now(e->d->loop);
+}
+
 static void on_worker_event(struct vm_entry *e, const char *kind, json_t *params)
 {
 	const char *reason = json_string_value(json_object_get(params, "reason"));
 
+	if (!strcmp(kind, "live")) {
+		json_t *live = json_object_get(params, "live");
+
+		registry_set_live(e, json_is_object(live) ? json_incref(live) : NULL);
+		return;
+	}
+	/* whatever happened is not in the last push: ask until the next one */
+	registry_set_live(e, NULL);
 	if (!strcmp(kind, "reset-files")) {
 		reload_payload(e);
 	} else if (!strcmp(kind, "reboot")) {

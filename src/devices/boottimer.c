@@ -128,3 +128,9 @@ json_t *boottimer_json(struct boottimer *bt)
 	}
 	return o;
 }
+
+uint64_t boottimer_generation(struct boottimer *bt)
+{
+	return __atomic_load_n(&bt->writes, __ATOMIC_RELAXED) * 2 +
+	       (uint64_t)__atomic_load_n(&bt->t0_mono_ns, __ATOMIC_RELAXED);
+}

@@ -55,6 +55,8 @@ void boottimer_arm(struct boottimer *bt, int64_t t0_mono_ns, int64_t t0_real_ns)
 void boottimer_first_run(struct boottimer *bt);
 void boottimer_mmio(void *dev, uint64_t offset, uint8_t *data, unsigned len,
 		    bool is_write);
+/* Changes with every mark and every arm (a cheap fingerprint). */
+uint64_t boottimer_generation(struct boottimer *bt);
 /* What was recorded, for worker.info (a new object). */
 json_t *boottimer_json(struct boottimer *bt);
 

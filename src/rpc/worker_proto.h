@@ -28,9 +28,16 @@
  * release that reports none speaks version 1.
  *   1: the first release (one connection per call, worker.event stream)
  *   2: a persistent link: requests with ids, events on the same link
+ *   3: the live state pushed (event "live", {"live": what worker.info
+ *      answers}) when it changes, and at least every
+ *      WORKER_LIVE_HEARTBEAT_S while a supervisor is subscribed
  */
-#define WORKER_PROTO_VERSION	2
+#define WORKER_PROTO_VERSION	3
 #define WORKER_PROTO_MIN	1
+
+#define WORKER_LIVE_HEARTBEAT_S	2.0
+/* a pushed state older than this is not served: the worker is asked */
+#define WORKER_LIVE_MAX_AGE_S	(WORKER_LIVE_HEARTBEAT_S + 1.0)
 
 /*
  * A pooled worker (armvmd-worker --pool-fd N) waits on N for one message:

@@ -194,6 +194,24 @@ json_t *vm_virtio_info(struct vm *vm)
 	return list;
 }
 
+uint64_t vm_virtio_generation(struct vm *vm)
+{
+	uint64_t g = 0;
+
+	for (unsigned i = 0; i < LAYOUT_VIRTIO_SLOTS; i++) {
+		struct virtio_dev *d = vm->virtio[i];
+
+		if (d)
+			g += __atomic_load_n(&d->kicks, __ATOMIC_RELAXED) * 3 +
+			     __atomic_load_n(&d->interrupts, __ATOMIC_RELAXED) * 5 +
+			     __atomic_load_n(&d->errors, __ATOMIC_RELAXED) * 7 +
+			     __atomic_load_n(&d->resets, __ATOMIC_RELAXED) * 11 +
+			     __atomic_load_n(&d->broken, __ATOMIC_RELAXED) * 13 +
+			     __atomic_load_n(&d->driver_features, __ATOMIC_RELAXED);
+	}
+	return g;
+}
+
 void vm_virtio_destroy(struct vm *vm)
 {
 	for (unsigned i = 0; i < LAYOUT_VIRTIO_SLOTS; i++) {

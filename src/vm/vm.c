@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -245,6 +246,41 @@ static int load_dtb(struct vm *vm, char *msg, size_t msglen)
 	return 0;
 }
 
+/* The kernel, when not gzip, read into guest RAM at its load address and
+ * parsed there.  False: gzip (the caller inflates it); else *r is 0 or
+ * the set-up error. */
+static bool load_kernel_in_place(struct vm *vm, char *msg, size_t msglen, int *r)
+{
+	const struct vm_plan *p = &vm->plan;
+	const struct payload_plan *pp = &p->payload;
+	struct image_info info;
+	unsigned char magic[2];
+	struct stat st;
+	char why[224];
+	uint8_t *dst;
+	int fd = p->files.kernel;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
+	    image_is_gzip(magic, sizeof(magic)))
+		return false;
+	dst = vm_gpa_to_hva(vm, pp->kernel_load, (uint64_t)st.st_size);
+	if (!dst || (uint64_t)st.st_size > pp->kernel_end - pp->kernel_load) {
+		*r = setup_fail(-EFBIG, "kernel %s changed since vm.create", p->kernel);
+		return true;
+	}
+	*r = load_file(vm, fd, p->kernel, pp->kernel_load, (uint64_t)st.st_size, msg, msglen);
+	if (*r < 0)
+		return true;
+	if (p->cfg.arch == GUEST_AARCH32)
+		*r = image_parse_zimage(dst, (size_t)st.st_size, &info, why, sizeof(why));
+	else
+		*r = image_parse_arm64(dst, (size_t)st.st_size, &info, why, sizeof(why));
+	if (*r < 0)
+		*r = setup_fail(-EINVAL, "kernel %s changed since vm.create: %s", p->kernel, why);
+	return true;
+}
+
 static int load_payload(struct vm *vm, char *msg, size_t msglen)
 {
 	const struct vm_plan *p = &vm->plan;
@@ -254,18 +290,25 @@ static int load_payload(struct vm *vm, char *msg, size_t msglen)
 	uint8_t *dst;
 	int r;
 
-	/* the kernel again (it may be gzip): parse, then copy into place */
-	r = image_load_kernel_fd(p->files.kernel, p->kernel, p->cfg.arch == GUEST_AARCH32,
-				 &info, &kernel, msg, msglen);
-	if (r < 0)
-		return r;
-	dst = vm_gpa_to_hva(vm, pp->kernel_load, info.file_size);
-	if (!dst || info.file_size > pp->kernel_end - pp->kernel_load) {
+	/* a plain image is read straight into its place, and its header
+	 * checked there: no copy through a buffer */
+	if (load_kernel_in_place(vm, msg, msglen, &r)) {
+		if (r < 0)
+			return r;
+	} else {
+		/* a gzip one is inflated into a buffer (and parsed), then copied */
+		r = image_load_kernel_fd(p->files.kernel, p->kernel,
+					 p->cfg.arch == GUEST_AARCH32, &info, &kernel, msg, msglen);
+		if (r < 0)
+			return r;
+		dst = vm_gpa_to_hva(vm, pp->kernel_load, info.file_size);
+		if (!dst || info.file_size > pp->kernel_end - pp->kernel_load) {
+			free(kernel);
+			return setup_fail(-EFBIG, "kernel %s changed since vm.create", p->kernel);
+		}
+		memcpy(dst, kernel, info.file_size);
 		free(kernel);
-		return setup_fail(-EFBIG, "kernel %s changed since vm.create", p->kernel);
 	}
-	memcpy(dst, kernel, info.file_size);
-	free(kernel);
 	if (pp->initrd_size) {
 		r = load_file(vm, p->files.initrd, p->initrd, pp->initrd_base,
 			      pp->initrd_size, msg, msglen);

@@ -141,6 +141,8 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 int vm_virtio_setup(struct vm *vm, const struct vm_host_fds *hf, char *msg, size_t msglen);
 int vm_virtio_connect(struct vm *vm, char *msg, size_t msglen);
 void vm_virtio_reset(struct vm *vm);
+/* Changes whenever a device's state or counters do (a cheap fingerprint). */
+uint64_t vm_virtio_generation(struct vm *vm);
 json_t *vm_virtio_info(struct vm *vm);
 void vm_virtio_destroy(struct vm *vm);
 

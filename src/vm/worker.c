@@ -26,6 +26,7 @@
 
 #define WORKER_MAX_SUBSCRIBERS	4
 #define POWER_KEY_PRESS_S	0.2	/* how long the key is held down */
+#define WORKER_LIVE_TICK_S	0.25	/* how often a change is looked for */
 
 struct worker {
 	struct vm vm;
@@ -35,6 +36,9 @@ struct worker {
 	int exit_code;
 	char exit_reason[160];
 	ev_timer exit_timer;
+	ev_timer live_timer;		/* pushes of the live state */
+	uint64_t live_gen;		/* what the last push showed */
+	double live_pushed_at;
 	unsigned exit_waited;		/* 5 ms turns waiting for answers to go */
 	bool vm_ready;
 	bool paused;
@@ -99,6 +103,7 @@ static void worker_client_closed(struct server *srv, void *conn)
 }
 
 static void reset_in_place(struct worker *w, const char *why);
+static void push_live(struct worker *w);
 
 static void reset_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -276,6 +281,7 @@ static int m_start(struct rpc_call *call, json_t *params, json_t **result)
 	if (vm_start(&w->vm) < 0)
 		return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "cannot start the vCPUs");
 	log_info("started %u vCPUs", w->vm.nvcpus);
+	push_live(w);
 	*result = json_pack("{s:s}", "state", "running");
 	return 0;
 }
@@ -290,6 +296,7 @@ static void start_grace(struct worker *w, int kind, json_t *params)
 	if (w->paused && vm_start(&w->vm) == 0) {
 		w->paused = false;	/* a paused guest cannot press anything */
 		worker_emit(w, "resumed", NULL);
+		push_live(w);
 	}
 	press_power_key(w);
 	ev_timer_stop(w->loop, &w->grace_timer);
@@ -343,6 +350,7 @@ static int m_pause(struct rpc_call *call, json_t *params, json_t **result)
 		vm_halt(&w->vm);	/* vCPUs parked; devices and console stay */
 		w->paused = true;
 		worker_emit(w, "paused", NULL);
+		push_live(w);
 	}
 	*result = json_pack("{s:s}", "state", "paused");
 	return 0;
@@ -357,6 +365,7 @@ static int m_resume(struct rpc_call *call, json_t *params, json_t **result)
 			return rpc_fail(call, ARMVM_E_RESOURCE, NULL, "cannot restart the vCPUs");
 		w->paused = false;
 		worker_emit(w, "resumed", NULL);
+		push_live(w);
 	}
 	*result = json_pack("{s:s}", "state", "running");
 	return 0;
@@ -408,11 +417,11 @@ static int m_set(struct rpc_call *call, json_t *params, json_t **result)
 	return 0;
 }
 
-static int m_info(struct rpc_call *call, json_t *params, json_t **result)
+/* What worker.info answers and the live events carry. */
+static json_t *live_json(struct worker *w)
 {
-	struct worker *w = call->ctx;
 	struct vm *vm = &w->vm;
-	json_t *vcpus = json_array();
+	json_t *vcpus = json_array(), *result;
 	struct timespec now;
 	char mpidr[24];
 
@@ -425,7 +434,7 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 			"mmio_exits", (json_int_t)vm->vcpus[i].mmio_exits));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	*result = json_pack("{s:i, s:b, s:b, s:s, s:s, s:I, s:f, s:o, s:I, s:I, s:I, s:i}",
+	result = json_pack("{s:i, s:b, s:b, s:s, s:s, s:I, s:f, s:o, s:I, s:I, s:I, s:i}",
 		"pid", (int)getpid(), "running", vm->running, "paused", w->paused,
 		"on_poweroff", w->on_poweroff, "on_reboot", w->on_reboot,
 		"power_key_presses", (json_int_t)vm->gpio.presses,
@@ -436,7 +445,7 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 		"uart_rx_bytes", (json_int_t)vm->uart.rx_bytes,
 		"unhandled_mmio", (json_int_t)vm->bus.unhandled,
 		"resets", (int)vm->resets);
-	json_object_set_new(*result, "proto", json_integer(WORKER_PROTO_VERSION));
+	json_object_set_new(result, "proto", json_integer(WORKER_PROTO_VERSION));
 	/* benchmarks: the boot timer, and where guest RAM sits in this
 	 * process (to tell it apart from the VMM's own memory in smaps) */
 	json_t *ram = json_array();
@@ -447,11 +456,56 @@ static int m_info(struct rpc_call *call, json_t *params, json_t **result)
 		json_array_append_new(ram, json_pack("{s:s, s:I}", "hva", hva,
 			"size", (json_int_t)vm->banks[i].map_size));
 	}
-	json_object_set_new(*result, "guest_ram", ram);
-	json_object_set_new(*result, "boot_timer", boottimer_json(&vm->boottimer));
+	json_object_set_new(result, "guest_ram", ram);
+	json_object_set_new(result, "boot_timer", boottimer_json(&vm->boottimer));
 	/* virtio devices: state (broken ones with why) and counters */
-	json_object_set_new(*result, "devices", vm_virtio_info(vm));
+	json_object_set_new(result, "devices", vm_virtio_info(vm));
+	return result;
+}
+
+static int m_info(struct rpc_call *call, json_t *params, json_t **result)
+{
+	*result = live_json(call->ctx);
 	return 0;
+}
+
+/* A cheap fingerprint of what live_json shows: a push when it changed. */
+static uint64_t live_generation(struct worker *w)
+{
+	struct vm *vm = &w->vm;
+	uint64_t g = vm->console.total * 3 + vm->uart.rx_bytes * 5 + vm->bus.unhandled * 7 +
+		     vm->resets * 11 + vm->gpio.presses * 13 + (uint64_t)vm->running * 17 +
+		     (uint64_t)w->paused * 19 + boottimer_generation(&vm->boottimer) * 23 +
+		     vm_virtio_generation(vm) * 29;
+
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		g += vm->vcpus[i].exits * 31;
+	return g;
+}
+
+/* Push the live state to the supervisor (worker.event kind "live"), which
+ * answers vm.info from it without a round trip. */
+static void push_live(struct worker *w)
+{
+	w->live_gen = live_generation(w);
+	w->live_pushed_at = ev_now(w->loop);
+	worker_emit(w, "live", json_pack("{s:o}", "live", live_json(w)));
+}
+
+/* every WORKER_LIVE_TICK_S: pushed when it changed, and at least every
+ * WORKER_LIVE_HEARTBEAT_S (a supervisor takes a silent worker's last
+ * push as too old) */
+static void live_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (!supervised(w))
+		return;
+	if (live_generation(w) != w->live_gen ||
+	    ev_now(w->loop) - w->live_pushed_at >= WORKER_LIVE_HEARTBEAT_S)
+		push_live(w);
 }
 
 static const struct rpc_param console_params[] = {
@@ -971,6 +1025,9 @@ static int worker_run(json_t *spec, const char *spec_error)
 	w.files_timer.data = &w;
 	w.reset_timer.data = &w;
 	w.control.on_close = worker_client_closed;
+	ev_timer_init(&w.live_timer, live_tick_cb, WORKER_LIVE_TICK_S, WORKER_LIVE_TICK_S);
+	w.live_timer.data = &w;
+	ev_timer_start(w.loop, &w.live_timer);
 
 	/* the sockets were bound by the supervisor; listening here makes
 	 * this process their peer (SO_PEERCRED: a re-adopting daemon learns

@@ -8,7 +8,9 @@
 # answered within 2 s, all of them while the worker is still stopped and
 # before vm.pause gives up.  vm.pause fails with -32010 after about the
 # deadline (armvmd --limit worker-call-timeout-s=STALL_DEADLINE, default
-# 10 s), vm.info still answers (live.error), vm.info, vm.list and a state
+# 10 s), vm.info asking the worker (fresh: true; a plain one answers at
+# once from the state the worker pushed last) still answers (live.error),
+# vm.info, vm.list and a state
 # event say "unresponsive": true; after SIGCONT the VM answers again
 # (unresponsive false, another state event) and stops.  The latency of the
 # 100 calls is a figure, not an assertion: "FIGURE stall-latency ..." (also
@@ -57,7 +59,7 @@ kill -STOP "$pid"
 echo $? >"$CASE_TMP/pause.rc") &
 pause_job=$!
 ("$lat" --socket "$ARMVMD_SOCKET" --count 1 --show --timeout 120 \
-	'vm.info={"name":"stall"}' >"$CASE_TMP/vminfo.out" 2>&1
+	'vm.info={"name":"stall","fresh":true}' >"$CASE_TMP/vminfo.out" 2>&1
 echo $? >"$CASE_TMP/vminfo.rc") &
 info_job=$!
 sleep 0.5
