@@ -2,7 +2,6 @@
 /* The warm pool of jailed workers waiting for a VM (pool.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "daemon/jail.h"
 #include "daemon/pool.h"
+#include "rpc/handoff.h"
 #include "rpc/worker_proto.h"
 #include "util/log.h"
 
@@ -289,61 +289,10 @@ bool pool_take(struct daemon *d, struct pool_worker *pw)
 
 int pool_send(struct pool_worker *pw, const char *text, const int *fds, unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(WORKER_POOL_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	size_t len = strlen(text), off = 0;
-	char *line;
-	int r = 0;
-
-	if (nfds > WORKER_POOL_MAX_FDS || len >= WORKER_POOL_MAX_SPEC)
-		return -E2BIG;
-	line = malloc(len + 1);
-	if (!line)
-		return -ENOMEM;
-	memcpy(line, text, len);
-	line[len++] = '\n';
 	/* the worker is waiting in recvmsg: the line goes at once; a long
-	 * one is waited for, within a bound.  The descriptors ride on the
-	 * first bytes. */
-	while (off < len) {
-		struct iovec iov = { line + off, len - off };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n;
-
-		if (off == 0 && nfds) {
-			struct cmsghdr *c;
-
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-			c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-			memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-		}
-		n = sendmsg(pw->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pf = { .fd = pw->sock, .events = POLLOUT };
-
-			if (poll(&pf, 1, POOL_SEND_TIMEOUT_MS) <= 0) {
-				r = -ETIMEDOUT;
-				break;
-			}
-			continue;
-		}
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
-	free(line);
-	return r;
+	 * one is waited for, within a bound */
+	return handoff_send(pw->sock, text, fds, nfds, WORKER_POOL_MAX_FDS,
+			    WORKER_POOL_MAX_SPEC, POOL_SEND_TIMEOUT_MS);
 }
 
 void pool_discard(struct daemon *d, struct pool_worker *pw)

@@ -384,13 +384,12 @@ static int vcpus_reset(struct vm *vm)
 	return 0;
 }
 
-int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
-	     const struct vm_host_fds *hf, char *msg, size_t msglen)
+int vm_setup(struct vm *vm, struct ev_loop *loop, const struct vm_host_fds *hf, char *msg,
+	     size_t msglen)
 {
+	const struct vm_plan *plan = &vm->plan;
 	int r;
 
-	memset(vm, 0, sizeof(*vm));
-	vm->plan = *plan;
 	vm->loop = loop;
 	vm->kvm_fd = vm->vm_fd = vm->gic_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);

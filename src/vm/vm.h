@@ -107,12 +107,14 @@ struct vm_host_fds {
 };
 
 /*
- * Create the VM of plan: KVM VM with the planned IPA size, memory banks,
- * vCPUs, GIC, devices, boot images and DTB loaded.  -errno (logged) on
+ * Create the VM of vm->plan: KVM VM with the planned IPA size, memory
+ * banks, vCPUs, GIC, devices, boot images and DTB loaded.  vm is zero but
+ * for its plan (static storage, or calloc, with the plan built in place:
+ * 250 KB are neither zeroed again nor copied).  -errno (logged) on
  * failure, with msg saying what failed; vm_destroy() cleans up either way.
  */
-int vm_setup(struct vm *vm, const struct vm_plan *plan, struct ev_loop *loop,
-	     const struct vm_host_fds *hf, char *msg, size_t msglen);
+int vm_setup(struct vm *vm, struct ev_loop *loop, const struct vm_host_fds *hf, char *msg,
+	     size_t msglen);
 int vm_start(struct vm *vm);
 /* Kick every vCPU out of KVM_RUN and join the threads. */
 void vm_halt(struct vm *vm);

@@ -17,6 +17,7 @@
 #include <linux/kvm.h>
 
 #include "arm64/plan.h"
+#include "rpc/handoff.h"
 #include "rpc/server.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
@@ -864,60 +865,19 @@ static void fds_translate(json_t *v, const int *fds, unsigned nfds)
  */
 int worker_pool_main(int pool_fd)
 {
-	union {
-		char buf[CMSG_SPACE(WORKER_POOL_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	int fds[WORKER_POOL_MAX_FDS];
+	int fds[WORKER_POOL_MAX_FDS], err;
 	unsigned nfds = 0;
-	size_t len = 0, cap = 16384;
-	char *text = malloc(cap), *nl = NULL, why[160];
+	char *text, why[160];
 	json_error_t jerr;
+	size_t len;
 	json_t *spec;
 
-	while (text && !nl) {
-		struct iovec iov = { .iov_base = text + len, .iov_len = cap - len - 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n;
-
-		if (nfds == 0 && len == 0) {
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = sizeof(ctl.buf);
-		}
-		n = recvmsg(pool_fd, &mh, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return WORKER_EXIT_STOPPED;	/* not needed after all */
-		if (mh.msg_flags & MSG_CTRUNC)
-			return WORKER_EXIT_SETUP;
-		for (struct cmsghdr *c = mh.msg_controllen ? CMSG_FIRSTHDR(&mh) : NULL; c;
-		     c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			unsigned k = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-
-			for (unsigned i = 0; i < k && nfds < WORKER_POOL_MAX_FDS; i++)
-				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-		}
-		len += (size_t)n;
-		text[len] = '\0';
-		nl = memchr(text, '\n', len);
-		if (!nl && len + 1 >= cap) {
-			char *more = cap < WORKER_POOL_MAX_SPEC ? realloc(text, cap * 2) : NULL;
-
-			if (!more) {
-				free(text);
-				return WORKER_EXIT_SETUP;
-			}
-			text = more;
-			cap *= 2;
-		}
-	}
+	text = handoff_recv(pool_fd, WORKER_POOL_MAX_SPEC, fds, WORKER_POOL_MAX_FDS, &nfds,
+			    &len, &err);
 	close(pool_fd);
-	if (!text)
-		return WORKER_EXIT_SETUP;
-	spec = json_loadb(text, (size_t)(nl - text), 0, &jerr);
+	if (!text)	/* not needed after all (0), or a broken hand-off */
+		return err ? WORKER_EXIT_SETUP : WORKER_EXIT_STOPPED;
+	spec = json_loadb(text, len, 0, &jerr);
 	free(text);
 	/* 0, 1 and 2 (nothing to read, worker.log twice) are the first three */
 	for (int i = 0; i < 3 && (unsigned)i < nfds; i++)
@@ -988,11 +948,10 @@ static int worker_run(json_t *spec, const char *spec_error)
 		return WORKER_EXIT_SETUP;
 	}
 	files_from_spec(fds, &files);
-	plan = calloc(1, sizeof(*plan));
-	if (!plan || plan_build(params, &host, &files, plan, &lerr) < 0) {
-		status_error(exit_fd, status_fd, plan ? lerr.code : ARMVM_E_RESOURCE,
-			     plan ? lerr.message : "out of memory",
-			     plan ? plan_error_data(&lerr) : NULL);
+	/* planned in place: the VM's own copy, nothing zeroed or copied twice */
+	plan = &w.vm.plan;
+	if (plan_build(params, &host, &files, plan, &lerr) < 0) {
+		status_error(exit_fd, status_fd, lerr.code, lerr.message, plan_error_data(&lerr));
 		return WORKER_EXIT_SETUP;
 	}
 	hf = (struct vm_host_fds){
@@ -1005,8 +964,7 @@ static int worker_run(json_t *spec, const char *spec_error)
 		.dir = w.dir,
 	};
 	control_fd = fd_of(fds, "control");
-	r = vm_setup(&w.vm, plan, w.loop, &hf, msg, sizeof(msg));
-	free(plan);
+	r = vm_setup(&w.vm, w.loop, &hf, msg, sizeof(msg));
 	if (r < 0) {
 		status_error(exit_fd, status_fd, r == -ENOMEM ? ARMVM_E_RESOURCE : ARMVM_E_INTERNAL,
 			     msg, NULL);
