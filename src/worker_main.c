@@ -5,7 +5,8 @@
  * the supervisor execs it into the worker's jail.
  *
  *   armvmd-worker --spec-fd N [--log-level L]
- *   armvmd-worker --pool-fd N [--log-level L]    (waiting warm in a pool)
+ *   armvmd-worker --pool-fd N [--kvm-fd K --vm-type T] [--log-level L]
+ *                                                 (waiting warm in a pool)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@
 int main(int argc, char **argv)
 {
 	enum log_level level;
-	int spec_fd = -1, pool_fd = -1;
+	int spec_fd = -1, pool_fd = -1, kvm_fd = -1;
+	long vm_type = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -30,6 +32,10 @@ int main(int argc, char **argv)
 			spec_fd = atoi(v);
 		else if (!strcmp(a, "--pool-fd"))
 			pool_fd = atoi(v);
+		else if (!strcmp(a, "--kvm-fd"))
+			kvm_fd = atoi(v);
+		else if (!strcmp(a, "--vm-type"))
+			vm_type = atol(v);
 		else if (!strcmp(a, "--log-level") && log_parse_level(v, &level) == 0)
 			log_set_level(level);
 		else {
@@ -40,7 +46,7 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (pool_fd >= 0)
-		return worker_pool_main(pool_fd);
+		return worker_pool_main(pool_fd, kvm_fd, vm_type);
 	if (spec_fd < 0) {
 		fprintf(stderr, "armvmd-worker: --spec-fd or --pool-fd is needed (it is started by "
 			"armvmd, not by hand)\n");

@@ -39,6 +39,7 @@ struct pool {
 	ev_timer refill;
 	unsigned failures;		/* spawns in a row that failed */
 	unsigned long spawned, taken, lost;
+	long vm_type;			/* the last VM's KVM type: made ahead (-1: none) */
 	char root[RUNTIME_DIR_MAX + 32];
 };
 
@@ -122,12 +123,14 @@ static uid_t free_uid(struct daemon *d)
 static int spawn_one(struct pool *p)
 {
 	struct daemon *d = p->d;
+	char type[24];
 	char *argv[] = { "armvmd-worker", "--pool-fd", "3", "--log-level",
-			 d->log_level == LOG_DEBUG ? "debug" : "info", NULL };
+			 d->log_level == LOG_DEBUG ? "debug" : "info", NULL, NULL, NULL, NULL,
+			 NULL };
 	struct jail_spec js = { .sandbox = d->sandbox, .exe_fd = d->worker_exe_fd,
 				.cgroup_fd = -1, .go_fd = -1, .argv = argv };
 	struct idle *i = calloc(1, sizeof(*i));
-	int sv[2] = { -1, -1 }, null = -1, cgfd = -1, r;
+	int sv[2] = { -1, -1 }, null = -1, cgfd = -1, kvm = -1, r;
 	char msg[400];
 
 	if (!i)
@@ -145,6 +148,15 @@ static int spawn_one(struct pool *p)
 	js.fds[0] = js.fds[1] = js.fds[2] = null;
 	js.fds[3] = sv[1];
 	js.nfds = 4;
+	/* with /dev/kvm it makes the VM the last one was, ahead */
+	if (p->vm_type >= 0 && (kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) >= 0) {
+		snprintf(type, sizeof(type), "%ld", p->vm_type);
+		js.fds[js.nfds++] = kvm;
+		argv[5] = "--kvm-fd";
+		argv[6] = "4";
+		argv[7] = "--vm-type";
+		argv[8] = type;
+	}
 	js.status_fd = 3;		/* a failed jail step is said on the socket */
 	if (d->sandbox) {
 		i->w.uid = free_uid(d);
@@ -179,6 +191,8 @@ static int spawn_one(struct pool *p)
 		goto fail;
 	close(sv[1]);
 	close(null);
+	if (kvm >= 0)
+		close(kvm);
 	if (cgfd >= 0)
 		close(cgfd);
 	i->w.sock = sv[0];
@@ -202,6 +216,8 @@ fail:
 			close(sv[k]);
 	if (null >= 0)
 		close(null);
+	if (kvm >= 0)
+		close(kvm);
 	if (cgfd >= 0)
 		close(cgfd);
 	if (i->w.cgname[0])
@@ -250,6 +266,7 @@ int pool_init(struct daemon *d, unsigned size)
 	if (!p)
 		return -ENOMEM;
 	p->d = d;
+	p->vm_type = -1;
 	p->size = size > POOL_SIZE_MAX ? POOL_SIZE_MAX : size;
 	snprintf(p->root, sizeof(p->root), "%s/pool-root", d->runtime_dir);
 	if (mkdir(p->root, 0755) < 0 && errno != EEXIST) {
@@ -263,6 +280,12 @@ int pool_init(struct daemon *d, unsigned size)
 	refill_soon(p, 0.);
 	log_info("warm pool of %u workers", p->size);
 	return 0;
+}
+
+void pool_note_vm_type(struct daemon *d, unsigned long type)
+{
+	if (d->pool)
+		d->pool->vm_type = (long)type;
 }
 
 bool pool_has_uid(const struct daemon *d, uid_t uid)

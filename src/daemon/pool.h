@@ -40,6 +40,10 @@ struct pool_worker {
 /* Start the pool of size workers (0: none), filled from the loop. */
 int pool_init(struct daemon *d, unsigned size);
 
+/* A VM of KVM type type was set up: workers spawned from now on make
+ * such a VM ahead, while they wait. */
+void pool_note_vm_type(struct daemon *d, unsigned long type);
+
 /* Whether uid is one of the pool's workers' (not to be given again). */
 bool pool_has_uid(const struct daemon *d, uid_t uid);
 

@@ -1532,6 +1532,8 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 	if (r < 0)
 		goto out;
 spawned:
+	if (p)
+		pool_note_vm_type(d, p->ipa.vm_type);
 	if (gofd[1] >= 0) {
 		/* systemd makes its cgroup; it waits until then */
 		e->scope_go = gofd[1];

@@ -403,7 +403,13 @@ int vm_setup(struct vm *vm, struct ev_loop *loop, const struct vm_host_fds *hf, 
 	vm->kvm_fd = hf->kvm;
 	if (vm->kvm_fd < 0)
 		return setup_fail(-EBADF, "/dev/kvm: no descriptor for it");
-	vm->vm_fd = kvm_create_vm(vm->kvm_fd, plan->ipa.vm_type);
+	if (hf->vm_ahead >= 0 && hf->vm_ahead_type == plan->ipa.vm_type) {
+		vm->vm_fd = hf->vm_ahead;
+	} else {
+		if (hf->vm_ahead >= 0)
+			close(hf->vm_ahead);
+		vm->vm_fd = kvm_create_vm(vm->kvm_fd, plan->ipa.vm_type);
+	}
 	if (vm->vm_fd < 0)
 		return setup_fail(-errno, "KVM_CREATE_VM with a %d-bit IPA space: %s",
 				  plan->ipa.bits, strerror(errno));

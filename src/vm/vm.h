@@ -104,6 +104,10 @@ struct vm_host_fds {
 	int hvc_log, hvc_log_old;	/* hvc0.log, hvc0.log.1 */
 	int hvc_listen;			/* hvc0.sock, bound */
 	const char *dir;		/* the VM's directory, to name them */
+	/* a KVM VM made ahead (a pooled worker's guess), or -1: used when
+	 * its type is the plan's, else closed */
+	int vm_ahead;
+	unsigned long vm_ahead_type;
 };
 
 /*

@@ -16,6 +16,7 @@
 
 #include <linux/kvm.h>
 
+#include "arm64/hostinfo.h"
 #include "arm64/plan.h"
 #include "rpc/handoff.h"
 #include "rpc/server.h"
@@ -815,7 +816,8 @@ static int apply_rlimits(json_t *lim, char *msg, size_t msglen)
 	return 0;
 }
 
-static int worker_run(json_t *spec, const char *spec_error);
+static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
+		      unsigned long vm_ahead_type);
 
 int worker_main(int spec_fd)
 {
@@ -825,7 +827,7 @@ int worker_main(int spec_fd)
 	/* everything arrives as a descriptor: the spec names them */
 	spec = json_loadfd(spec_fd, 0, &jerr);
 	close(spec_fd);
-	return worker_run(spec, spec ? NULL : jerr.text);
+	return worker_run(spec, spec ? NULL : jerr.text, -1, 0);
 }
 
 /* spec.fds with every number an index into fds[]: made descriptor numbers */
@@ -863,15 +865,21 @@ static void fds_translate(json_t *v, const int *fds, unsigned nfds)
  * The supervisor closing its end first (a smaller pool, the daemon gone)
  * ends it quietly.
  */
-int worker_pool_main(int pool_fd)
+int worker_pool_main(int pool_fd, int kvm_fd, long vm_type)
 {
-	int fds[WORKER_POOL_MAX_FDS], err;
+	int fds[WORKER_POOL_MAX_FDS], err, vm_ahead = -1;
 	unsigned nfds = 0;
 	char *text, why[160];
 	json_error_t jerr;
 	size_t len;
 	json_t *spec;
 
+	/* what can be made before the plan is known: the KVM VM of the type
+	 * the supervisor expects (the last VM's) */
+	if (kvm_fd >= 0 && vm_type >= 0)
+		vm_ahead = kvm_create_vm(kvm_fd, (unsigned long)vm_type);
+	if (kvm_fd >= 0)
+		close(kvm_fd);
 	text = handoff_recv(pool_fd, WORKER_POOL_MAX_SPEC, fds, WORKER_POOL_MAX_FDS, &nfds,
 			    &len, &err);
 	close(pool_fd);
@@ -891,12 +899,13 @@ int worker_pool_main(int pool_fd)
 		json_decref(spec);
 		return WORKER_EXIT_SETUP;
 	}
-	return worker_run(spec, spec ? NULL : jerr.text);
+	return worker_run(spec, spec ? NULL : jerr.text, vm_ahead, (unsigned long)vm_type);
 }
 
 /* Set the VM of spec (stolen; NULL: unreadable, for spec_error) up and
  * serve it until it ends. */
-static int worker_run(json_t *spec, const char *spec_error)
+static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
+		      unsigned long vm_ahead_type)
 {
 	static struct worker w;		/* one per process, large */
 	char msg[PATH_MAX + 256];
@@ -962,6 +971,8 @@ static int worker_run(json_t *spec, const char *spec_error)
 		.hvc_log_old = fd_of(fds, "hvc_log_old"),
 		.hvc_listen = fd_of(fds, "hvc_socket"),
 		.dir = w.dir,
+		.vm_ahead = vm_ahead,
+		.vm_ahead_type = vm_ahead_type,
 	};
 	control_fd = fd_of(fds, "control");
 	r = vm_setup(&w.vm, w.loop, &hf, msg, sizeof(msg));

@@ -21,8 +21,10 @@
 
 int worker_main(int spec_fd);
 
-/* A pooled worker: armvmd-worker --pool-fd N (rpc/worker_proto.h) waits
- * on N for its spec and descriptors, then runs as worker_main. */
-int worker_pool_main(int pool_fd);
+/* A pooled worker: armvmd-worker --pool-fd N [--kvm-fd K --vm-type T]
+ * (rpc/worker_proto.h) makes a KVM VM of type T ahead (its VM's, if the
+ * supervisor guessed right), waits on N for its spec and descriptors,
+ * then runs as worker_main. */
+int worker_pool_main(int pool_fd, int kvm_fd, long vm_type);
 
 #endif
