@@ -43,9 +43,13 @@ int run_exit_code(const char *state, const char *reason)
 
 int run_name(char *buf, size_t len, long pid, unsigned n)
 {
-	int w = snprintf(buf, len, "run-%ld-%u", pid, n);
+	char name[48];	/* any long and unsigned fit */
+	int w = snprintf(name, sizeof(name), "run-%ld-%u", pid, n);
 
-	return w < 0 || (size_t)w >= len ? -1 : 0;
+	if (w < 0 || (size_t)w >= len)
+		return -1;
+	memcpy(buf, name, (size_t)w + 1);
+	return 0;
 }
 
 int run_parse_duration(const char *s, double *sec)
