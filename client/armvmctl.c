@@ -2851,9 +2851,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 		  "  122  the VM was stopped or destroyed by someone else\n"
 		  "  123  the VM crashed: a guest error, or its worker failed or was killed\n"
 		  "  124  --timeout expired: the VM was stopped (--rm: destroyed) by force\n"
-		  "  125  no guest ran: a usage error, armvmd unreachable, armvmd refused\n"
-		  "       the VM (its message on stderr), the console could not be\n"
-		  "       attached, or armvmd was lost\n"
+		  "  125  run itself failed: a usage error, armvmd unreachable or lost,\n"
+		  "       armvmd refused the VM (its message on stderr), or the console\n"
+		  "       could not be attached\n"
 		  "  128+N  run was ended by signal N (130: SIGINT or Ctrl-]; 143: SIGTERM)\n",
 	  .opts = run_opts, .required = "kernel", .pass_files = true },
 	{ .name = "daemon", .run = cmd_vm, .usage = "",
