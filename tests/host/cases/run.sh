@@ -9,10 +9,13 @@
 # run-PID-N.  A refused create exits 125 with the daemon's message once; a
 # guest that never stops with --timeout exits 124 (removed with --rm,
 # stopped without); SIGTERM stops it (143) and --rm removes it; a killed
-# worker is a crash (123).
+# worker is a crash (123).  On a terminal (ptyrun): what is typed reaches
+# the guest, Ctrl-] stops the VM (130, removed with --rm) and the terminal
+# is left as it was.
 
 need_armvmd
 need_guest
+pty=$(need_tool ptyrun) || exit $?
 img=$GUEST_DIR/boottimer.img
 [ -f "$img" ] || skip "no bare-metal guest $img (make guests)"
 j=$CASE_TMP
@@ -71,6 +74,19 @@ tail -n 5 $j/sh.out
 grep -q RUN-INPUT-42 $j/sh.out || fail "the command sent on stdin did not run in the guest"
 note "ok: the guest ran what came on stdin"
 gone sh
+
+say "on a terminal: typing reaches the guest, Ctrl-] stops the VM (exit 130)"
+printf '$ ptyrun ... -- armvmctl run --rm --name tty ...\n'
+"$pty" '/ # ' 'echo TTY-$((6 * 7))\r' 'TTY-42' '\x1d' -- \
+	"$ARMVMCTL" --socket "$ARMVMD_SOCKET" run --rm --name tty --kernel "$GUEST_KERNEL" \
+	--initrd "$GUEST_INITRD" --memory 256M --cmdline "console=ttyS0 armvmd.test=hold" \
+	>$j/tty.out 2>&1
+RUN_RC=$?
+tail -n 4 $j/tty.out
+assert_eq "$RUN_RC" 130 "exit status after Ctrl-] (97: terminal left raw, 98: no prompt)"
+grep -q 'console attached, Ctrl-] stops the VM' $j/tty.out || fail "no hint about Ctrl-]"
+grep -q 'tty: Ctrl-]: destroyed by force' $j/tty.out || fail "no message after Ctrl-]"
+gone tty
 
 say "without --rm: the VM stays, stopped"
 crun $j/keep.out --name keep --kernel "$img"
