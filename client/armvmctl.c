@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "libarmvm.h"
+#include "run_outcome.h"
 
 #ifndef ARMVMD_VERSION
 #define ARMVMD_VERSION "0"
@@ -350,26 +351,31 @@ static int ctl_connect(struct ctl *ctl)
 }
 
 /*
- * Call method and map every failure to an exit code after reporting it.
+ * Call method and map every failure to an exit code after reporting it;
+ * an error answer is reported only when e is NULL, else it is left in *e
+ * (CTL_RPC_ERROR; free it with armvm_error_clear) for the caller to judge.
  * On CTL_OK *result holds a new reference.
  */
-static int ctl_call_fds(struct ctl *ctl, const char *method, json_t *params,
-			const int *fds, unsigned nfds, json_t **result)
+static int ctl_call_fds_e(struct ctl *ctl, const char *method, json_t *params,
+			  const int *fds, unsigned nfds, json_t **result,
+			  struct armvm_error *e)
 {
-	struct armvm_error e;
+	struct armvm_error own;
 	int r;
 
 	*result = NULL;
 	r = ctl_connect(ctl);
 	if (r != CTL_OK)
 		return r;
-	r = armvm_call_fds(ctl->conn, method, params, fds, nfds, result, &e,
-			   ctl->timeout_ms);
+	r = armvm_call_fds(ctl->conn, method, params, fds, nfds, result,
+			   e ? e : &own, ctl->timeout_ms);
 	if (r == ARMVM_OK)
 		return CTL_OK;
 	if (r == ARMVM_RPC_ERROR) {
-		ctl_report_rpc_error(ctl, method, &e);
-		armvm_error_clear(&e);
+		if (!e) {
+			ctl_report_rpc_error(ctl, method, &own);
+			armvm_error_clear(&own);
+		}
 		return CTL_RPC_ERROR;
 	}
 	if (r == -ETIMEDOUT) {
@@ -379,6 +385,12 @@ static int ctl_call_fds(struct ctl *ctl, const char *method, json_t *params,
 	}
 	ctl_err("%s: %s: %s", method, ctl->socket, armvm_strerror(r, NULL));
 	return CTL_TRANSPORT;
+}
+
+static int ctl_call_fds(struct ctl *ctl, const char *method, json_t *params,
+			const int *fds, unsigned nfds, json_t **result)
+{
+	return ctl_call_fds_e(ctl, method, params, fds, nfds, result, NULL);
 }
 
 static int ctl_call(struct ctl *ctl, const char *method, json_t *params,
@@ -638,13 +650,16 @@ enum ctl_opt {
 	OPT_HVC,
 	OPT_RNG,
 	OPT_BY_PATH,
+	OPT_RM,
+	OPT_QUIET,
+	OPT_RUN_TIMEOUT,
 };
 
 #define OPT_JSON_ENTRY	{ "json", no_argument, NULL, OPT_JSON }
 #define OPT_END		{ NULL, 0, NULL, 0 }
 
-/* the VM specification: vm.create and vm.layout */
-#define SPEC_OPTIONS \
+/* the VM specification: vm.create, vm.layout and run */
+#define VM_SPEC_OPTIONS \
 	{ "name",	required_argument,	NULL, OPT_NAME }, \
 	{ "kernel",	required_argument,	NULL, OPT_KERNEL }, \
 	{ "initrd",	required_argument,	NULL, OPT_INITRD }, \
@@ -659,8 +674,9 @@ enum ctl_opt {
 	{ "net",	required_argument,	NULL, OPT_NET }, \
 	{ "hvc",	no_argument,		NULL, OPT_HVC }, \
 	{ "rng",	no_argument,		NULL, OPT_RNG }, \
-	{ "by-path",	no_argument,		NULL, OPT_BY_PATH }, \
-	OPT_JSON_ENTRY
+	{ "by-path",	no_argument,		NULL, OPT_BY_PATH }
+
+#define SPEC_OPTIONS	VM_SPEC_OPTIONS, OPT_JSON_ENTRY
 
 static const struct option json_opts[] = { OPT_JSON_ENTRY, OPT_END };
 
@@ -674,6 +690,16 @@ static const struct option create_opts[] = {
 	{ "no-start",	no_argument,		NULL, OPT_NO_START },
 	{ "autostart",	no_argument,		NULL, OPT_AUTOSTART },
 	POLICY_OPTIONS,
+	OPT_END,
+};
+
+/* create's VM options, then run's own; no --json: stdout is the console */
+static const struct option run_opts[] = {
+	VM_SPEC_OPTIONS,
+	POLICY_OPTIONS,
+	{ "rm",		no_argument,		NULL, OPT_RM },
+	{ "timeout",	required_argument,	NULL, OPT_RUN_TIMEOUT },
+	{ "quiet",	no_argument,		NULL, OPT_QUIET },
 	OPT_END,
 };
 
@@ -766,6 +792,9 @@ struct cmd_args {
 	json_t *params;		/* RPC parameters from the options */
 	bool recent;		/* console --recent */
 	double linger;		/* console --linger, seconds */
+	bool rm;		/* run --rm */
+	bool quiet;		/* run --quiet */
+	double run_timeout;	/* run --timeout, seconds; 0: none */
 	int argc;		/* the operands */
 	char **argv;
 	char **vec;		/* owned: what getopt permuted */
@@ -902,6 +931,14 @@ static int opt_store(const struct ctl_cmd *cmd, struct cmd_args *a, int opt,
 	if (opt == OPT_LINGER)
 		return parse_seconds(arg, &a->linger) < 0
 			? opt_bad(cmd, opt, arg, "a number of seconds") : CTL_OK;
+	if (opt == OPT_RM || opt == OPT_QUIET) {
+		*(opt == OPT_RM ? &a->rm : &a->quiet) = true;
+		return CTL_OK;
+	}
+	if (opt == OPT_RUN_TIMEOUT)
+		return run_parse_duration(arg, &a->run_timeout) < 0
+			? opt_bad(cmd, opt, arg, "a duration (SEC, or 90s, 5m, 2h)")
+			: CTL_OK;
 	for (i = 0; i < sizeof(opt_keys) / sizeof(opt_keys[0]); i++)
 		if (opt_keys[i].opt == opt)
 			k = &opt_keys[i];
@@ -2171,6 +2208,332 @@ static int cmd_console(struct ctl *ctl, const struct ctl_cmd *cmd,
 	return r;
 }
 
+/*
+ * ---- run: create, start, the console, the end ----
+ *
+ * The VM is created with start false, so that the console is attached
+ * and the state events subscribed before the guest's first instruction:
+ * nothing it prints is missed, and no end goes unseen.  Then vm.start,
+ * the console streamed (stdin forwarded) until the state event that ends
+ * it (stopped, crashed, destroyed), and the exit status says how it ended
+ * (run_outcome.h).  --rm destroys it after, whatever happened once it was
+ * created.
+ */
+#define RUN_NAME_TRIES	100	/* run-PID-1, run-PID-2, ... taken */
+#define RUN_DRAIN_MS	1000	/* console output after the end */
+
+enum run_end {
+	RUN_END_STATE,		/* a state event ended it */
+	RUN_END_TIMEOUT,	/* --timeout expired */
+	RUN_END_SIGNAL,		/* SIGINT, SIGTERM, SIGHUP */
+	RUN_END_DETACH,		/* Ctrl-] on a terminal */
+	RUN_END_LOST,		/* the daemon connection failed */
+};
+
+struct run {
+	struct ctl *ctl;
+	const struct ctl_cmd *cmd;
+	char name[128];
+	bool console;		/* attached: a.sock is open */
+	bool input;		/* stdin forwarded */
+	struct attach a;
+	json_t *end;		/* the state event that ended it */
+};
+
+static volatile sig_atomic_t run_signal;
+
+static void run_on_signal(int sig)
+{
+	if (!run_signal)
+		run_signal = sig;
+}
+
+/* no SA_RESTART: poll returns, and the loop sees run_signal */
+static void run_signals(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
+	struct sigaction sa = { .sa_handler = run_on_signal };
+	size_t i;
+
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static json_t *run_name_param(const struct run *run)
+{
+	return json_pack("{s:s}", "name", run->name);
+}
+
+/*
+ * vm.create with the VM's files passed, start false; without --name as
+ * run-PID-N, the next N while one is taken.  A refusal is reported here,
+ * once.
+ */
+static int run_create(struct run *run, json_t *params)
+{
+	struct ctl *ctl = run->ctl;
+	struct ctl_files files = { .n = 0 };
+	bool named = json_object_get(params, "name");
+	struct armvm_error e;
+	json_t *res = NULL;
+	unsigned n = 0;
+	int r = CTL_OK;
+
+	if (json_object_set_new(params, "start", json_false()) < 0)
+		return ctl_oom();
+	if (!ctl->by_path)
+		r = spec_pass_files(run->cmd, params, &files);
+	while (r == CTL_OK) {
+		if (!named && (run_name(run->name, sizeof(run->name), (long)getpid(), ++n) < 0 ||
+			       json_object_set_new(params, "name", json_string(run->name)) < 0)) {
+			r = ctl_oom();
+			break;
+		}
+		r = ctl_call_fds_e(ctl, "vm.create", params, files.fd, files.n, &res, &e);
+		if (r != CTL_RPC_ERROR)
+			break;
+		if (!named && e.code == ARMVM_E_EXISTS && n < RUN_NAME_TRIES) {
+			armvm_error_clear(&e);
+			r = CTL_OK;
+			continue;
+		}
+		ctl_report_rpc_error(ctl, "vm.create", &e);
+		armvm_error_clear(&e);
+	}
+	ctl_files_close(&files);
+	if (r == CTL_OK)
+		snprintf(run->name, sizeof(run->name), "%s",
+			 str_or(jstr(res, "name"), json_string_value(json_object_get(params, "name"))));
+	json_decref(res);
+	return r;
+}
+
+/* stop (forced) or destroy, quietly when it is already so */
+static int run_finish_call(struct run *run, const char *method, bool force)
+{
+	json_t *p = run_name_param(run), *res = NULL;
+	struct armvm_error e;
+	int r;
+
+	if (!p)
+		return ctl_oom();
+	if (force)
+		json_object_set_new(p, "force", json_true());
+	r = ctl_call_fds_e(run->ctl, method, p, NULL, 0, &res, &e);
+	json_decref(p);
+	json_decref(res);
+	if (r == CTL_RPC_ERROR) {
+		/* stopped meanwhile, or gone: that was the point */
+		if (e.code == ARMVM_E_STATE || (e.code == ARMVM_E_NO_VM && !force))
+			r = CTL_OK;
+		else
+			ctl_report_rpc_error(run->ctl, method, &e);
+		armvm_error_clear(&e);
+	}
+	return r;
+}
+
+/* a state event of the VM: true when it ends the run */
+static bool run_event(struct run *run, json_t *msg)
+{
+	json_t *p = json_object_get(msg, "params");
+
+	if (strcmp(str_or(jstr(p, "kind"), ""), "state") ||
+	    strcmp(str_or(jstr(p, "vm"), ""), run->name) ||
+	    !run_state_final(jstr(p, "state")))
+		return false;
+	json_decref(run->end);
+	run->end = json_incref(p);
+	return true;
+}
+
+/* the notifications already read or readable: true once one ends it */
+static int run_events(struct run *run, bool *ended)
+{
+	json_t *msg;
+	int n = 0;
+
+	while (!*ended && (n = armvm_next_notification(run->ctl->conn, &msg, 0)) > 0) {
+		*ended = run_event(run, msg);
+		json_decref(msg);
+	}
+	if (*ended || n == 0)
+		return 0;
+	ctl_err("%s: lost armvmd: %s", run->name, armvm_strerror(n, NULL));
+	return -1;
+}
+
+/* guest output and input until the VM ends or run is stopped */
+static enum run_end run_follow(struct run *run, double timeout)
+{
+	struct attach *a = &run->a;
+	int64_t deadline = timeout > 0 ? now_ms() + (int64_t)(timeout * 1000) : -1;
+	struct pollfd p[3];
+	bool ended = false, want_input;
+	int64_t now, t;
+
+	for (;;) {
+		if (run_events(run, &ended) < 0)
+			return RUN_END_LOST;
+		if (ended)
+			return RUN_END_STATE;
+		if (run_signal)
+			return RUN_END_SIGNAL;
+		now = now_ms();
+		if (deadline >= 0 && now >= deadline)
+			return RUN_END_TIMEOUT;
+		want_input = run->console && run->input && a->in_open &&
+			     now >= a->next_input;
+		t = run->console && run->input && a->in_open && !want_input
+			? a->next_input - now : -1;
+		if (deadline >= 0 && (t < 0 || deadline - now < t))
+			t = deadline - now;
+		p[0] = (struct pollfd){ .fd = armvm_fd(run->ctl->conn), .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = run->console ? a->sock : -1, .events = POLLIN };
+		p[2] = (struct pollfd){ .fd = want_input ? STDIN_FILENO : -1,
+					.events = POLLIN };
+		if (poll(p, 3, t > INT_MAX ? INT_MAX : (int)t) < 0) {
+			if (errno == EINTR)
+				continue;
+			ctl_err("%s: poll: %s", run->name, strerror(errno));
+			return RUN_END_LOST;
+		}
+		/* the console's end is not the VM's: its state event is */
+		if (p[1].revents && attach_output(a) != ATTACH_GO)
+			run->console = false;
+		if (p[2].revents && attach_input(a) != ATTACH_GO) {
+			if (a->end && !strcmp(a->end, "detached"))
+				return RUN_END_DETACH;
+			run->console = false;
+		}
+	}
+}
+
+/* what the guest printed up to its end: the console until its EOF */
+static void run_drain(struct run *run)
+{
+	int64_t until = now_ms() + RUN_DRAIN_MS;
+	struct pollfd p;
+	int64_t left;
+
+	while (run->console && (left = until - now_ms()) > 0) {
+		p = (struct pollfd){ .fd = run->a.sock, .events = POLLIN };
+		if (poll(&p, 1, (int)left) <= 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (attach_output(&run->a) != ATTACH_GO)
+			run->console = false;
+	}
+}
+
+/* subscribe, attach, start; the VM exists already */
+static int run_start(struct run *run, bool quiet)
+{
+	struct ctl *ctl = run->ctl;
+	json_t *p, *res = NULL;
+	int r;
+
+	p = json_pack("{s:s, s:[s]}", "vm", run->name, "kinds", "state");
+	r = p ? events_subscribe_call(ctl, p) : ctl_oom();
+	json_decref(p);
+	if (r != CTL_OK)
+		return r;
+	p = run_name_param(run);
+	if (!p)
+		return ctl_oom();
+	if (!quiet) {
+		run->a = (struct attach){ .name = run->name, .in_open = true, .sock = -1 };
+		r = attach_open(ctl, p, &run->a);
+		run->console = r == CTL_OK;
+		run->input = true;
+		run->a.tty = isatty(STDIN_FILENO);
+	}
+	if (r == CTL_OK && run->console && run->a.tty) {
+		ctl_err("%s: console attached, Ctrl-] stops the VM", run->name);
+		if (tty_raw() < 0)
+			ctl_err("cannot put the terminal in raw mode: %s", strerror(errno));
+		run_signals();	/* over tty_raw's: the VM is stopped first */
+	}
+	if (r == CTL_OK)
+		r = ctl_call(ctl, "vm.start", p, &res);
+	json_decref(res);
+	json_decref(p);
+	return r;
+}
+
+static int cmd_run(struct ctl *ctl, const struct ctl_cmd *cmd,
+		   int argc, char **argv)
+{
+	struct run run = { .ctl = ctl, .cmd = cmd, .a = { .sock = -1 } };
+	enum run_end end = RUN_END_LOST;
+	bool gone = false;
+	struct cmd_args a;
+	int r, code;
+
+	signal(SIGPIPE, SIG_IGN);
+	r = cmd_parse(ctl, cmd, argc, argv, &a);
+	if (r != CTL_OK) {
+		cmd_args_free(&a);
+		return RUN_EXIT_FAILED;
+	}
+	run_signals();
+	r = run_create(&run, a.params);
+	if (r != CTL_OK) {
+		cmd_args_free(&a);
+		return RUN_EXIT_FAILED;
+	}
+	r = run_signal ? CTL_OK : run_start(&run, a.quiet);
+	if (r == CTL_OK)
+		end = run_follow(&run, a.run_timeout);
+	if (tty_is_raw) {
+		tty_restore();
+		fputc('\n', stderr);
+	}
+
+	switch (r != CTL_OK ? RUN_END_LOST : end) {
+	case RUN_END_STATE:
+		run_drain(&run);
+		code = run_exit_code(jstr(run.end, "state"), jstr(run.end, "reason"));
+		gone = !strcmp(jstr(run.end, "state"), "destroyed");
+		if (code != RUN_EXIT_POWEROFF)
+			ctl_err("%s: %s (%s)", run.name, jstr(run.end, "state"),
+				str_or(jstr(run.end, "reason"), "?"));
+		break;
+	case RUN_END_TIMEOUT:
+		ctl_err("%s: still running after %g s: %s by force", run.name,
+			a.run_timeout, a.rm ? "destroyed" : "stopped");
+		code = RUN_EXIT_TIMEOUT;
+		break;
+	case RUN_END_SIGNAL:
+	case RUN_END_DETACH:
+		code = RUN_EXIT_SIGNAL + (end == RUN_END_SIGNAL ? run_signal : SIGINT);
+		ctl_err("%s: %s: %s by force", run.name,
+			end == RUN_END_DETACH ? "Ctrl-]" : strsignal(run_signal),
+			a.rm ? "destroyed" : "stopped");
+		break;
+	default:
+		/* a failure after the VM was created: it does not stay running */
+		code = RUN_EXIT_FAILED;
+		if (r == CTL_TRANSPORT)
+			gone = true;	/* no daemon to ask */
+		break;
+	}
+	if (!gone && end != RUN_END_STATE && !a.rm &&
+	    run_finish_call(&run, "vm.stop", true) == CTL_OK)
+		run_drain(&run);
+	if (!gone && a.rm && run_finish_call(&run, "vm.destroy", false) != CTL_OK &&
+	    code == RUN_EXIT_POWEROFF)
+		code = RUN_EXIT_FAILED;
+	if (run.a.sock >= 0)
+		close(run.a.sock);
+	json_decref(run.end);
+	cmd_args_free(&a);
+	return code;
+}
+
 /* ---- host, call, methods ---- */
 
 static int cmd_host(struct ctl *ctl, const struct ctl_cmd *cmd,
@@ -2352,6 +2715,9 @@ static int cmd_help(struct ctl *ctl, const struct ctl_cmd *cmd,
 
 #define HELP_SPEC \
 	"  --name NAME          VM name (default: generated, vm1, vm2, ...)\n" \
+	HELP_VM_SPEC
+
+#define HELP_VM_SPEC \
 	"  --kernel PATH        arm64 Image (or gzip of one); zImage with --aarch32\n" \
 	"  --initrd PATH        initial ramdisk\n" \
 	"  --dtb PATH           device tree to boot with instead of the generated one\n" \
@@ -2456,6 +2822,40 @@ static const struct ctl_cmd ctl_cmds[] = {
 		  "  --timeout SEC        give up after SEC seconds (exit 4)\n"
 		  HELP_JSON,
 	  .opts = wait_opts, .name_arg = true },
+	{ .name = "run", .run = cmd_run,
+	  .usage = "[--rm] [--timeout DURATION] [--quiet] [--name NAME] --kernel PATH"
+		   " [--initrd PATH] [--dtb PATH] [--cmdline STR] [--memory SIZE[@BASE]]..."
+		   " [--vcpus N] [--ipa BITS] [--gic auto|v2|v3] [--aarch32]"
+		   " [--disk PATH[,ro]]... [--net tap=NAME[,mac=MAC]]... [--hvc] [--rng]"
+		   " [--by-path] [--on-poweroff P] [--on-reboot P]",
+	  .brief = "[--rm] --kernel PATH [OPTIONS]",
+	  .doc = "create and start a VM, stream its console, exit with its outcome",
+	  .help = "  --rm                 destroy the VM once it has stopped (also after a\n"
+		  "                       signal, a timeout or a failure to attach)\n"
+		  "  --timeout DURATION   stop the VM by force if it still runs after\n"
+		  "                       DURATION (SEC, or 90s, 5m, 2h; exit 124)\n"
+		  "  --quiet              do not attach to the console\n"
+		  "  --name NAME          VM name (default: run-PID-N)\n"
+		  HELP_VM_SPEC
+		  HELP_POLICY
+		  "\n"
+		  "The console is attached before the guest starts; its output goes to\n"
+		  "standard output, standard input goes to the guest.  On a terminal\n"
+		  "Ctrl-] stops the VM.  SIGINT, SIGTERM and SIGHUP stop it by force\n"
+		  "(destroy it with --rm) before run exits.  Without --rm the VM stays\n"
+		  "defined, stopped.\n"
+		  "\n"
+		  "Exit status:\n"
+		  "  0    the guest powered off\n"
+		  "  121  the guest reset, and --on-reboot stop or destroy ended the VM\n"
+		  "  122  the VM was stopped or destroyed by someone else\n"
+		  "  123  the VM crashed: a guest error, or its worker failed or was killed\n"
+		  "  124  --timeout expired: the VM was stopped (--rm: destroyed) by force\n"
+		  "  125  run itself failed: a usage error, armvmd unreachable or lost,\n"
+		  "       armvmd refused the VM (its message on stderr), or the console\n"
+		  "       could not be attached\n"
+		  "  128+N  run was ended by signal N (130: SIGINT or Ctrl-]; 143: SIGTERM)\n",
+	  .opts = run_opts, .required = "kernel", .pass_files = true },
 	{ .name = "daemon", .run = cmd_vm, .usage = "",
 	  .doc = "show the daemon: version, directories, VM counts",
 	  .help = HELP_JSON, .method = "daemon.info" },

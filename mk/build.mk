@@ -63,7 +63,7 @@ rpc_src     := $(wildcard src/rpc/*.c)
 daemon_src  := $(wildcard src/daemon/*.c)
 arm64_src   := $(wildcard src/arm64/*.c)
 client_src  := client/libarmvm.c
-ctl_src     := client/armvmctl.c
+ctl_src     := client/armvmctl.c client/run_outcome.c
 main_src    := src/main.c
 wmain_src   := src/worker_main.c
 ifeq ($(KVM),1)
