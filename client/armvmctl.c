@@ -653,6 +653,8 @@ enum ctl_opt {
 	OPT_RM,
 	OPT_QUIET,
 	OPT_RUN_TIMEOUT,
+	OPT_BRIEF,
+	OPT_FRESH,
 };
 
 #define OPT_JSON_ENTRY	{ "json", no_argument, NULL, OPT_JSON }
@@ -734,6 +736,13 @@ static const struct option stop_opts[] = {
 	OPT_END,
 };
 
+static const struct option info_opts[] = {
+	{ "brief",	no_argument,		NULL, OPT_BRIEF },
+	{ "fresh",	no_argument,		NULL, OPT_FRESH },
+	OPT_JSON_ENTRY,
+	OPT_END,
+};
+
 static const struct option console_opts[] = {
 	{ "recent",	no_argument,		NULL, OPT_RECENT },
 	{ "bytes",	required_argument,	NULL, OPT_BYTES },
@@ -785,6 +794,8 @@ static const struct opt_key {
 	{ OPT_NET,	"nets",		K_LIST,		NULL },
 	{ OPT_HVC,	"hvc",		K_TRUE,		NULL },
 	{ OPT_RNG,	"rng",		K_TRUE,		NULL },
+	{ OPT_BRIEF,	"brief",	K_TRUE,		NULL },
+	{ OPT_FRESH,	"fresh",	K_TRUE,		NULL },
 };
 
 /* A command line after cmd_options. */
@@ -2865,9 +2876,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ .name = "list", .run = cmd_vm, .usage = "",
 	  .doc = "list the VMs with their state", .help = HELP_JSON,
 	  .method = "vm.list", .show = show_list },
-	{ .name = "info", .run = cmd_vm, .usage = "NAME",
+	{ .name = "info", .run = cmd_vm, .usage = "NAME [--brief] [--fresh]",
 	  .doc = "show a VM's state, IPA size, vCPUs, memory and files",
-	  .help = HELP_JSON,
+	  .help = "  --brief              without the layout (the plan): cheaper, for polling\n"
+		  "  --fresh              ask the VM's worker now, not the state it pushed last\n"
+		  HELP_JSON,
+	  .opts = info_opts,
 	  .method = "vm.info", .name_arg = true, .show = show_info },
 	{ .name = "console", .run = cmd_console,
 	  .usage = "NAME [--recent] [--bytes N] [--linger SEC]",
