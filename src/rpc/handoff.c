@@ -83,7 +83,9 @@ char *handoff_recv(int sock, size_t max_len, int *fds, unsigned max_fds, unsigne
 		   size_t *len, int *err)
 {
 	size_t have = 0, cap = max_len < 16384 ? max_len + 1 : 16384;
-	size_t ctl_len = CMSG_SPACE((max_fds < HANDOFF_FDS_MAX ? max_fds : HANDOFF_FDS_MAX) *
+	/* room for one more than is taken: too many is seen by the count,
+	 * also where MSG_CTRUNC is not reported */
+	size_t ctl_len = CMSG_SPACE((max_fds < HANDOFF_FDS_MAX ? max_fds + 1 : HANDOFF_FDS_MAX) *
 				    sizeof(int));
 	char *buf = malloc(cap), *ctl = calloc(1, ctl_len), *nl = NULL;
 	bool too_many = false;

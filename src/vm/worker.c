@@ -819,6 +819,14 @@ static int apply_rlimits(json_t *lim, char *msg, size_t msglen)
 static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 		      unsigned long vm_ahead_type);
 
+/* The one worker of this process (large: its struct vm with the plan). */
+static struct worker *worker_storage(void)
+{
+	static struct worker w;
+
+	return &w;
+}
+
 int worker_main(int spec_fd)
 {
 	json_error_t jerr;
@@ -874,8 +882,12 @@ int worker_pool_main(int pool_fd, int kvm_fd, long vm_type)
 	size_t len;
 	json_t *spec;
 
-	/* what can be made before the plan is known: the KVM VM of the type
-	 * the supervisor expects (the last VM's) */
+	/* what can be made before the plan is known: the loop, the worker's
+	 * own pages faulted in (it is zero already: written with zeros once
+	 * here, not on the way to the first instruction), and the KVM VM of
+	 * the type the supervisor expects (the last VM's) */
+	ev_default_loop(EVFLAG_AUTO);
+	memset(worker_storage(), 0, sizeof(struct worker));
 	if (kvm_fd >= 0 && vm_type >= 0)
 		vm_ahead = kvm_create_vm(kvm_fd, (unsigned long)vm_type);
 	if (kvm_fd >= 0)
@@ -907,7 +919,7 @@ int worker_pool_main(int pool_fd, int kvm_fd, long vm_type)
 static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 		      unsigned long vm_ahead_type)
 {
-	static struct worker w;		/* one per process, large */
+	struct worker *w = worker_storage();
 	char msg[PATH_MAX + 256];
 	struct layout_error lerr;
 	struct plan_host host;
@@ -919,12 +931,12 @@ static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 	bool sandboxed, trip;
 
 	signal(SIGPIPE, SIG_IGN);
-	w.loop = ev_default_loop(EVFLAG_AUTO);
-	w.exit_code = WORKER_EXIT_STOPPED;
-	snprintf(w.exit_reason, sizeof(w.exit_reason), "stopped");
-	w.control.listen_fd = -1;
-	snprintf(w.on_poweroff, sizeof(w.on_poweroff), "stop");
-	snprintf(w.on_reboot, sizeof(w.on_reboot), "restart");
+	w->loop = ev_default_loop(EVFLAG_AUTO);
+	w->exit_code = WORKER_EXIT_STOPPED;
+	snprintf(w->exit_reason, sizeof(w->exit_reason), "stopped");
+	w->control.listen_fd = -1;
+	snprintf(w->on_poweroff, sizeof(w->on_poweroff), "stop");
+	snprintf(w->on_reboot, sizeof(w->on_reboot), "restart");
 
 	fds = json_object_get(spec, "fds");
 	status_fd = fd_of(fds, "status");
@@ -935,7 +947,7 @@ static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 		status_error(exit_fd, status_fd, ARMVM_E_INTERNAL, msg, NULL);
 		return WORKER_EXIT_SETUP;
 	}
-	snprintf(w.dir, sizeof(w.dir), "%s",
+	snprintf(w->dir, sizeof(w->dir), "%s",
 		 json_string_value(json_object_get(spec, "dir")) ?: ".");
 	sandboxed = json_is_true(json_object_get(spec, "sandbox"));
 	catch_fatal_signals(exit_fd);
@@ -951,14 +963,14 @@ static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 			    log_max > 0 ? (uint64_t)log_max : LOG_FILE_MAX_DEFAULT);
 	plan_host_from_spec(spec, &host);
 	params = json_object_get(spec, "params");
-	if (set_policies(&w, params) < 0) {
+	if (set_policies(w, params) < 0) {
 		status_error(exit_fd, status_fd, ARMVM_E_INVALID_PARAMS,
 			     "on_poweroff/on_reboot: \"stop\", \"restart\" or \"destroy\"", NULL);
 		return WORKER_EXIT_SETUP;
 	}
 	files_from_spec(fds, &files);
 	/* planned in place: the VM's own copy, nothing zeroed or copied twice */
-	plan = &w.vm.plan;
+	plan = &w->vm.plan;
 	if (plan_build(params, &host, &files, plan, &lerr) < 0) {
 		status_error(exit_fd, status_fd, lerr.code, lerr.message, plan_error_data(&lerr));
 		return WORKER_EXIT_SETUP;
@@ -970,47 +982,48 @@ static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 		.hvc_log = fd_of(fds, "hvc_log"),
 		.hvc_log_old = fd_of(fds, "hvc_log_old"),
 		.hvc_listen = fd_of(fds, "hvc_socket"),
-		.dir = w.dir,
+		.dir = w->dir,
 		.vm_ahead = vm_ahead,
 		.vm_ahead_type = vm_ahead_type,
 	};
 	control_fd = fd_of(fds, "control");
-	r = vm_setup(&w.vm, w.loop, &hf, msg, sizeof(msg));
+	r = vm_setup(&w->vm, w->loop, &hf, msg, sizeof(msg));
 	if (r < 0) {
 		status_error(exit_fd, status_fd, r == -ENOMEM ? ARMVM_E_RESOURCE : ARMVM_E_INTERNAL,
 			     msg, NULL);
-		vm_destroy(&w.vm);
+		vm_destroy(&w->vm);
 		return WORKER_EXIT_SETUP;
 	}
-	w.vm.on_event = worker_on_event;
-	w.vm.on_device_error = worker_device_error;
-	ev_init(&w.exit_timer, exit_timer_cb);
-	ev_init(&w.grace_timer, grace_expired_cb);
-	w.grace_timer.data = &w;
-	ev_init(&w.key_timer, key_release_cb);
-	w.key_timer.data = &w;
-	ev_init(&w.reset_timer, reset_timer_cb);
-	ev_init(&w.files_timer, files_timer_cb);
-	w.files_timer.data = &w;
-	w.reset_timer.data = &w;
-	w.control.on_close = worker_client_closed;
-	ev_timer_init(&w.live_timer, live_tick_cb, WORKER_LIVE_TICK_S, WORKER_LIVE_TICK_S);
-	w.live_timer.data = &w;
-	ev_timer_start(w.loop, &w.live_timer);
+	w->vm.on_event = worker_on_event;
+	w->vm.on_device_error = worker_device_error;
+	ev_init(&w->exit_timer, exit_timer_cb);
+	ev_init(&w->grace_timer, grace_expired_cb);
+	w->grace_timer.data = w;
+	ev_init(&w->key_timer, key_release_cb);
+	w->key_timer.data = w;
+	ev_init(&w->reset_timer, reset_timer_cb);
+	ev_init(&w->files_timer, files_timer_cb);
+	w->files_timer.data = w;
+	w->reset_timer.data = w;
+	w->control.on_close = worker_client_closed;
+	ev_timer_init(&w->live_timer, live_tick_cb, WORKER_LIVE_TICK_S, WORKER_LIVE_TICK_S);
+	w->live_timer.data = w;
+	ev_timer_start(w->loop, &w->live_timer);
 
 	/* the sockets were bound by the supervisor; listening here makes
 	 * this process their peer (SO_PEERCRED: a re-adopting daemon learns
 	 * our pid from it) */
 	r = control_fd < 0 ? -EBADF : listen(control_fd, 16) < 0 ? -errno : 0;
 	if (r == 0)
-		r = server_adopt(&w.control, w.loop, control_fd, &worker_methods, &w);
+		r = server_adopt(&w->control, w->loop, control_fd, &worker_methods, w);
 	if (r >= 0)
-		r = console_listen_fd(&w.vm.console, fd_of(fds, "console_socket"));
+		r = console_listen_fd(&w->vm.console, fd_of(fds, "console_socket"));
 	json_decref(spec);
 	if (r < 0) {
-		snprintf(msg, sizeof(msg), "worker sockets in %s: %s", w.dir, strerror(-r));
+		snprintf(msg, sizeof(msg), "worker sockets in %.3000s: %s", w->dir,
+			 strerror(-r));
 		status_error(exit_fd, status_fd, ARMVM_E_INTERNAL, msg, NULL);
-		vm_destroy(&w.vm);
+		vm_destroy(&w->vm);
 		return WORKER_EXIT_SETUP;
 	}
 	json_t *ok = json_pack("{s:b, s:i, s:i}", "ok", 1, "pid", (int)getpid(),
@@ -1018,19 +1031,19 @@ static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 	bool heard = status_write(status_fd, ok);
 
 	json_decref(ok);
-	if (heard || control_pending(&w.control)) {
-		log_info("VM %s ready: IPA %d bits, %u vCPUs, GICv%d", w.vm.plan.name,
-			 w.vm.plan.ipa.bits, w.vm.nvcpus, w.vm.plan.gic);
+	if (heard || control_pending(&w->control)) {
+		log_info("VM %s ready: IPA %d bits, %u vCPUs, GICv%d", w->vm.plan.name,
+			 w->vm.plan.ipa.bits, w->vm.nvcpus, w->vm.plan.gic);
 		/* from here on this thread and the vCPUs it starts make only
 		 * the calls their lists allow (docs/SECURITY.md) */
-		if (sandboxed && seccomp_lock(&w, exit_fd) < 0) {
-			w.exit_code = WORKER_EXIT_SETUP;
-			snprintf(w.exit_reason, sizeof(w.exit_reason),
+		if (sandboxed && seccomp_lock(w, exit_fd) < 0) {
+			w->exit_code = WORKER_EXIT_SETUP;
+			snprintf(w->exit_reason, sizeof(w->exit_reason),
 				 "cannot install the seccomp filters");
 		} else {
 			if (sandboxed && trip)
-				ev_once(w.loop, -1, 0, 0.2, seccomp_trip, NULL);
-			ev_run(w.loop, 0);
+				ev_once(w->loop, -1, 0, 0.2, seccomp_trip, NULL);
+			ev_run(w->loop, 0);
 		}
 	} else {
 		/* A daemon started meanwhile may have looked for workers before
@@ -1038,14 +1051,14 @@ static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 		 * answer its create: end now, and say why in exit.json.  (One
 		 * already knocking on the socket is re-adopting us: stay.) */
 		log_error("VM %s: the daemon that spawned this worker is gone; "
-			  "ending before the VM starts", w.vm.plan.name);
-		w.exit_code = WORKER_EXIT_SETUP;
-		snprintf(w.exit_reason, sizeof(w.exit_reason),
+			  "ending before the VM starts", w->vm.plan.name);
+		w->exit_code = WORKER_EXIT_SETUP;
+		snprintf(w->exit_reason, sizeof(w->exit_reason),
 			 "its daemon ended while the VM was being set up");
 	}
 
-	server_close(&w.control);
-	vm_destroy(&w.vm);
-	write_exit_status(exit_fd, w.exit_code, w.exit_reason);
-	return w.exit_code;
+	server_close(&w->control);
+	vm_destroy(&w->vm);
+	write_exit_status(exit_fd, w->exit_code, w->exit_reason);
+	return w->exit_code;
 }
