@@ -1577,8 +1577,8 @@ spawned:
 	if (r < 0)
 		log_warn("VM %s: cannot watch worker %d: %s", e->name, (int)pid, strerror(-r));
 	if (d->sandbox)
-		log_info("VM %s: worker %d %s, jailed as uid %u%s", e->name, (int)pid,
-			 sf.js.root_dir ? "spawned" : "taken from the pool",
+		log_info("VM %s: worker %d spawned%s, jailed as uid %u%s", e->name, (int)pid,
+			 sf.js.root_dir ? "" : " (from the warm pool)",
 			 (unsigned)e->worker_uid, cgfd >= 0 ? ", in its own cgroup" : "");
 	else
 		log_info("VM %s: worker %d spawned (no sandbox)", e->name, (int)pid);

@@ -73,7 +73,7 @@ case " $pids " in
 *" $pid "*) ;;
 *) show_log "$ARMVMD_LOG" 40; fail "p1's worker $pid is not one of the pooled ones ($pids)" ;;
 esac
-grep -q "VM p1: worker $pid taken from the pool" "$ARMVMD_LOG" ||
+grep -q "VM p1: worker $pid spawned (from the warm pool)" "$ARMVMD_LOG" ||
 	{ show_log "$ARMVMD_LOG" 40; fail "the log does not say p1's worker came from the pool"; }
 wuid=$(json_get sandbox.uid "$j/i.json")
 assert_eq "$(grep '^Uid:' /proc/$pid/status | awk '{ print $2 }')" "$wuid" "p1's worker uid"
@@ -131,7 +131,7 @@ assert_json pool.size 0 "$j/d0.json"
 assert_eq "$(pooled_pids | wc -w)" 0 "pooled workers with --pool 0"
 assert_ok ctl create --name q1 --kernel "$img" --memory 32M
 wait_state q1 stopped 60
-grep -q "VM q1: worker [0-9]* spawned" "$ARMVMD_LOG" || fail "q1's worker was not spawned"
+grep -q "VM q1: worker [0-9]* spawned, jailed" "$ARMVMD_LOG" || fail "q1's worker was not spawned"
 armvmd_stop
 
 say "--pool takes a count"
