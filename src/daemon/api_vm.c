@@ -57,7 +57,8 @@ static const struct rpc_param name_params[] = {
 
 static const struct rpc_param info_params[] = {
 	{ "name", RPC_T_STRING, true, "VM name" },
-	{ "brief", RPC_T_BOOL, false, "leave the layout (the plan) out: for callers that poll" },
+	{ "brief", RPC_T_BOOL, false, "leave the layout (the plan) and the cgroup's figures out: "
+				      "for callers that poll" },
 	{ "fresh", RPC_T_BOOL, false, "ask the worker now rather than answer from the state "
 				      "it pushed last" },
 	{ NULL },
@@ -634,7 +635,7 @@ static bool worker_serves(const struct vm_entry *e)
 
 static json_t *info_json(struct vm_entry *e, bool brief)
 {
-	json_t *o = vm_entry_json(e);
+	json_t *o = vm_entry_json_brief(e, brief);
 
 	if (e->plan && !brief)
 		json_object_set_new(o, "layout", plan_to_json(e->plan));

@@ -236,6 +236,8 @@ void registry_set_live(struct vm_entry *e, json_t *live);
 /* Whether a VM's worker (or one still dying) has worker uid u. */
 bool registry_worker_uid_used(const struct daemon *d, uid_t u);
 json_t *vm_entry_json(struct vm_entry *e);
+/* The same; brief leaves out the cgroup's figures (files to read). */
+json_t *vm_entry_json_brief(struct vm_entry *e, bool brief);
 /* A create/start request for e arrived now; the worker.start parameters
  * that pass that time on (the boot timer measures from it). */
 void registry_note_start_request(struct vm_entry *e);

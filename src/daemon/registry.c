@@ -520,9 +520,14 @@ static json_t *hexstr(uint64_t v)
 }
 
 static json_t *files_json(struct vm_entry *e);
-static json_t *sandbox_json(struct vm_entry *e);
+static json_t *sandbox_json(struct vm_entry *e, bool brief);
 
 json_t *vm_entry_json(struct vm_entry *e)
+{
+	return vm_entry_json_brief(e, false);
+}
+
+json_t *vm_entry_json_brief(struct vm_entry *e, bool brief)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s}", "name", e->name,
 			      "state", vm_state_name(e->state), "reason", e->reason);
@@ -549,7 +554,7 @@ json_t *vm_entry_json(struct vm_entry *e)
 	json_object_set_new(o, "worker_log", json_string(path));
 	json_object_set_new(o, "created_at", json_integer(e->created_at));
 	json_object_set_new(o, "files", files_json(e));
-	json_object_set_new(o, "sandbox", sandbox_json(e));
+	json_object_set_new(o, "sandbox", sandbox_json(e, brief));
 	return o;
 }
 
@@ -580,7 +585,7 @@ static int open_cgroup_dir(const char *path)
 }
 
 /* The worker's confinement, as far as the supervisor set it up. */
-static json_t *sandbox_json(struct vm_entry *e)
+static json_t *sandbox_json(struct vm_entry *e, bool brief)
 {
 	struct daemon *d = e->d;
 	json_t *o = json_pack("{s:b}", "enabled", d->sandbox);
@@ -591,6 +596,8 @@ static json_t *sandbox_json(struct vm_entry *e)
 		json_object_set_new(o, "uid", json_integer(e->worker_uid));
 		json_object_set_new(o, "gid", json_integer(e->worker_uid));
 	}
+	if (brief)
+		return o;	/* no cgroup files read */
 	if (d->cgroup.ok && e->pid && e->worker_uid) {
 		char cgname[96];
 
