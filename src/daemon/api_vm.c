@@ -405,9 +405,6 @@ static void create_planned(struct daemon *d, void *arg, struct registry_planned 
 		if (registry_spawn(e, &res->files, msg, sizeof(msg)) < 0) {
 			rpc_deferred_fail(call, ARMVM_E_RESOURCE, NULL, "%s", msg);
 			call = NULL;
-		} else if (registry_first_save(e) < 0) {
-			/* tried again, and answered, when the worker is ready */
-			log_warn("VM %s: cannot queue the save of its definition", e->name);
 		}
 	}
 	registry_planned_free(res);

@@ -106,9 +106,6 @@ struct vm_entry {
 	bool graceful_stop;		/* a power-key stop is under way */
 	bool start_when_ready;
 	bool defined;			/* came up once: keep it if a restart fails */
-	/* a new VM's first save, made while its worker sets up: under way,
-	 * and done (the VM is defined when both it and the worker are) */
-	bool first_save_pending, first_saved;
 	bool adopting;			/* a previous daemon's worker, being taken over */
 	time_t created_at;
 	struct timespec started_at;
@@ -213,9 +210,6 @@ uid_t registry_worker_uid_of(pid_t pid);
 /* End e's worker: SIGKILL after grace_s (0: now) unless it ends by itself.
  * Nothing waits: the pidfd reports the end. */
 void registry_kill(struct vm_entry *e, double grace_s);
-/* A new VM's first definition, saved off the loop while its worker sets
- * up; the create is answered when both are done (or either failed). */
-int registry_first_save(struct vm_entry *e);
 /* Save a definition (params, not yet e's) off the loop; then(d, e or NULL
  * when e was destroyed meanwhile, 0 or -errno, arg) on the loop. */
 int registry_save(struct vm_entry *e, json_t *params,

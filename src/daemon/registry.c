@@ -719,7 +719,6 @@ static void first_save_done(struct daemon *d, struct vm_entry *e, int err, void 
 {
 	if (!e)
 		return;		/* destroyed meanwhile: its answer went out */
-	e->first_save_pending = false;
 	if (err < 0) {
 		/* a VM whose definition is not on disk would vanish with
 		 * the daemon: it is not created */
@@ -734,20 +733,8 @@ static void first_save_done(struct daemon *d, struct vm_entry *e, int err, void 
 		registry_remove(e);
 		return;
 	}
-	e->first_saved = true;
-	/* a worker still setting up goes on in worker_ready */
-	if (e->state != VM_CREATED)
-		return;
 	e->defined = true;
 	worker_go(e);
-}
-
-int registry_first_save(struct vm_entry *e)
-{
-	int r = registry_save(e, e->params, first_save_done, NULL);
-
-	e->first_save_pending = r == 0;
-	return r;
 }
 
 static void worker_ready(struct vm_entry *e, json_t *status)
@@ -762,16 +749,12 @@ static void worker_ready(struct vm_entry *e, json_t *status)
 	if (r < 0)
 		log_warn("VM %s: no link to its worker: %s", e->name, strerror(-r));
 	registry_set_state(e, VM_CREATED, "set up by its worker");
-	if (e->defined || e->first_saved) {
-		e->defined = true;
+	if (e->defined) {
 		worker_go(e);
 		return;
 	}
-	/* the definition outlives this daemon; the answer waits for it
-	 * (saved while the worker set up, or now) */
-	if (e->first_save_pending)
-		return;
-	r = registry_first_save(e);
+	/* the definition outlives this daemon; the answer waits for it */
+	r = registry_save(e, e->params, first_save_done, NULL);
 	if (r < 0)
 		first_save_done(e->d, e, r, NULL);
 }
