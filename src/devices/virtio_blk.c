@@ -331,8 +331,7 @@ static uint8_t blk_ranges(struct blk *b, const struct virtq_chain *c,
 static int blk_request(struct blk *b, unsigned q, const struct virtq_chain *c,
 		       struct blk_req *r)
 {
-	const struct iovec *in = c->iov + c->nout;
-	const struct iovec *last = &c->iov[c->nout + c->nin - 1];
+	const struct iovec *in = c->iov + c->nout, *last;
 	struct virtio_blk_outhdr hdr;
 	size_t hlen = sizeof(hdr);
 	size_t din, dout;
@@ -351,8 +350,9 @@ static int blk_request(struct blk *b, unsigned q, const struct virtq_chain *c,
 	din = c->in_len - 1;
 	dout = c->out_len - hlen;
 	b->requests++;
-	/* buffers are never empty (virtq.c skips those): the last one ends
-	 * with the status byte */
+	/* in_len >= 1, and buffers are never empty (virtq.c skips those):
+	 * the last one ends with the status byte */
+	last = &in[c->nin - 1];
 	r->head = c->head;
 	r->in_run = false;
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
