@@ -71,9 +71,9 @@ vm_src      := $(wildcard src/vm/*.c)
 devices_src := $(wildcard src/devices/*.c)
 else
 vm_src      :=
-# the virtqueue helpers and the virtio-mmio transport need no KVM:
-# unit-tested on every target
-devices_src := src/devices/virtq.c src/devices/virtio_mmio.c
+# the virtqueue helpers, the virtio-mmio transport and virtio-blk need no
+# KVM: unit-tested on every target
+devices_src := src/devices/virtq.c src/devices/virtio_mmio.c src/devices/virtio_blk.c
 endif
 LDLIBS := $(LIBS3P) $(SYSLIBS)
 

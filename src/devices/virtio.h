@@ -123,6 +123,12 @@ bool virtio_queue_live(struct virtio_dev *d, unsigned q);
 void virtio_queue_done(struct virtio_dev *d, unsigned q);
 
 /*
+ * The device left chains on queue q for later (it takes at most a ring's
+ * worth per kick): come back to it on the loop as if the driver kicked.
+ */
+void virtio_queue_again(struct virtio_dev *d, unsigned q);
+
+/*
  * The driver broke a rule (a malformed chain, rings outside RAM): set
  * NEEDS_RESET, tell the driver (configuration interrupt), leave the queues
  * alone until the next reset, log it once.  Lock held.

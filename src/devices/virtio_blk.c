@@ -3,7 +3,13 @@
  * virtio-blk on a raw image file (or block device), virtio 1.x 5.2.
  *
  * Requests run on the worker's loop with preadv/pwritev straight between
- * the file and guest memory.  Durability: VIRTIO_BLK_F_FLUSH is offered and
+ * the file and guest memory.  A kick takes the whole ring (at most one
+ * ring's worth) as one batch: reads or writes of adjacent sectors become
+ * one transfer, every chain goes back once the batch is done, and the
+ * driver gets one interrupt for all of it (when it wants one: EVENT_IDX or
+ * NO_INTERRUPT, see virtq.c).  FLUSH, DISCARD and WRITE_ZEROES end the
+ * transfer being merged before they run, so a FLUSH syncs every write
+ * taken before it.  Durability: VIRTIO_BLK_F_FLUSH is offered and
  * a flush is fdatasync(); a driver that does not take FLUSH assumes writes
  * are stable when they complete, so then every write is followed by
  * fdatasync (write-through).  Nothing is acknowledged before the kernel has
@@ -32,7 +38,33 @@
 #define BLK_SEG_MAX		(VIRTIO_QUEUE_SIZE - 2)	/* header and status take two */
 #define BLK_DWZ_MAX_SEGS	32
 #define BLK_DWZ_MAX_SECTORS	(1u << 22)		/* 2 GiB per range */
-#define BLK_BATCH		8	/* requests between interrupt checks */
+#define BLK_RUN_MAX_BYTES	(8u << 20)	/* one merged transfer at most */
+
+/* a request taken from the ring in this batch, until it goes back */
+struct blk_req {
+	uint16_t head;
+	bool in_run;			/* its data is part of the open run */
+	bool write;
+	uint8_t st;			/* VIRTIO_BLK_S_* */
+	uint8_t *status;		/* the chain's last writable byte */
+	uint32_t len;			/* bytes written into the chain */
+	size_t bytes;			/* data bytes (reads and writes) */
+	uint64_t end;			/* where its data ends in the run */
+};
+
+/*
+ * Reads (or writes) of adjacent sectors taken in one batch, as one
+ * preadv/pwritev: the requests' data iovecs one after the other.
+ */
+struct blk_run {
+	unsigned nreq;			/* members, from reqs[first] on */
+	unsigned first;
+	bool write;
+	uint64_t sector;		/* where it starts */
+	uint64_t bytes;
+	unsigned nseg;
+	struct iovec iov[VIRTQ_MAX_SEGS];
+};
 
 struct blk {
 	struct virtio_dev vdev;
@@ -44,8 +76,12 @@ struct blk {
 	unsigned logged;		/* I/O errors logged, to cap the log */
 	uint64_t requests, reads, writes, flushes, discards, write_zeroes;
 	uint64_t bytes_read, bytes_written, io_errors, unsupported;
+	uint64_t batches, transfers, merged;
+	unsigned batch_max;
 	struct virtq_chain chain;
-	struct iovec data[VIRTQ_MAX_SEGS];
+	unsigned nreq;
+	struct blk_req reqs[VIRTIO_QUEUE_SIZE];
+	struct blk_run run;
 	uint8_t zeroes[64 << 10];
 };
 
@@ -71,10 +107,16 @@ static uint8_t blk_sync(struct blk *b)
 	return VIRTIO_BLK_S_OK;
 }
 
-/* preadv/pwritev all of v[0, n) at pos; a read past EOF reads zeroes */
+/*
+ * preadv/pwritev all of v[0, n) at pos (v is used up); a read past EOF
+ * reads zeroes.  *done: the bytes moved before a failure (all on success).
+ */
 static uint8_t blk_transfer(struct blk *b, struct iovec *v, unsigned n,
-			    uint64_t pos, bool write)
+			    uint64_t pos, bool write, uint64_t *done)
 {
+	uint64_t start = pos;
+
+	*done = 0;
 	while (n) {
 		int cnt = n > IOV_MAX ? IOV_MAX : (int)n;
 		ssize_t r = write ? pwritev(b->fd, v, cnt, (off_t)pos)
@@ -82,13 +124,18 @@ static uint8_t blk_transfer(struct blk *b, struct iovec *v, unsigned n,
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
+		if (r < 0) {
+			*done = pos - start;
 			return blk_io_error(b, write ? "pwritev" : "preadv", errno);
+		}
 		if (r == 0) {
+			*done = pos - start;
 			if (write)
 				return blk_io_error(b, "pwritev", ENOSPC);
-			for (unsigned i = 0; i < n; i++)
+			for (unsigned i = 0; i < n; i++) {
 				memset(v[i].iov_base, 0, v[i].iov_len);
+				*done += v[i].iov_len;
+			}
 			return VIRTIO_BLK_S_OK;
 		}
 		pos += (uint64_t)r;
@@ -102,33 +149,101 @@ static uint8_t blk_transfer(struct blk *b, struct iovec *v, unsigned n,
 			v->iov_len -= (size_t)r;
 		}
 	}
+	*done = pos - start;
 	return VIRTIO_BLK_S_OK;
 }
 
-static uint8_t blk_rw(struct blk *b, const struct iovec *iov, unsigned n,
-		      size_t off, size_t len, uint64_t sector, bool write)
+/*
+ * The open run as one transfer; then each member's status: OK when all its
+ * data moved (and, write-through, was synced), else IOERR.
+ */
+static void blk_run_finish(struct blk *b)
 {
-	size_t got;
-	unsigned cnt;
+	struct blk_run *run = &b->run;
+	unsigned failed = 0;
+	uint64_t done;
 	uint8_t st;
 
-	if (!blk_in_range(b, sector, len))
-		return blk_io_error(b, write ? "write beyond the end of" : "read beyond the end of",
-				    EINVAL);
-	cnt = iov_slice(iov, n, off, len, b->data, VIRTQ_MAX_SEGS, &got);
-	st = blk_transfer(b, b->data, cnt, sector * SECTOR, write);
-	if (st == VIRTIO_BLK_S_OK && write && b->writethrough)
-		st = blk_sync(b);
-	if (st == VIRTIO_BLK_S_OK) {
-		if (write) {
+	if (!run->nreq)
+		return;
+	st = blk_transfer(b, run->iov, run->nseg, run->sector * SECTOR,
+			  run->write, &done);
+	if (st == VIRTIO_BLK_S_OK && run->write && b->writethrough &&
+	    blk_sync(b) != VIRTIO_BLK_S_OK)
+		done = 0;
+	b->transfers++;
+	for (unsigned i = run->first; i < b->nreq; i++) {
+		struct blk_req *r = &b->reqs[i];
+
+		if (!r->in_run)
+			continue;
+		r->in_run = false;
+		if (r->end > done || (done == 0 && st != VIRTIO_BLK_S_OK)) {
+			r->st = VIRTIO_BLK_S_IOERR;
+			failed++;
+			continue;
+		}
+		r->st = VIRTIO_BLK_S_OK;
+		if (r->write) {
 			b->writes++;
-			b->bytes_written += len;
+			b->bytes_written += r->bytes;
 		} else {
 			b->reads++;
-			b->bytes_read += len;
+			b->bytes_read += r->bytes;
+			r->len += (uint32_t)r->bytes;
 		}
 	}
-	return st;
+	/* blk_io_error counted the failure once: the others are counted here */
+	if (failed > 1)
+		b->io_errors += failed - 1;
+	run->nreq = 0;
+	run->nseg = 0;
+	run->bytes = 0;
+}
+
+/*
+ * A read or write of [sector, +len) whose data is [off, off+len) of
+ * iov[0, n): onto the open run when it continues it, else the run is
+ * finished and a new one opens.  Its status comes with the run's.
+ */
+static void blk_rw(struct blk *b, struct blk_req *r, const struct iovec *iov,
+		   unsigned n, size_t off, size_t len, uint64_t sector, bool write)
+{
+	struct blk_run *run = &b->run;
+	unsigned segs = 0;
+	size_t got;
+
+	if (!blk_in_range(b, sector, len)) {
+		r->st = blk_io_error(b, write ? "write beyond the end of" :
+				     "read beyond the end of", EINVAL);
+		return;
+	}
+	/* data iovecs: at most the chain's, which are at most VIRTQ_MAX_SEGS */
+	for (size_t i = 0, skip = 0; i < n; i++) {
+		if (skip + iov[i].iov_len > off)
+			segs++;
+		skip += iov[i].iov_len;
+	}
+	if (run->nreq && (run->write != write ||
+			  run->sector + run->bytes / SECTOR != sector ||
+			  run->nseg + segs > VIRTQ_MAX_SEGS ||
+			  run->bytes + len > BLK_RUN_MAX_BYTES))
+		blk_run_finish(b);
+	if (!run->nreq) {
+		run->first = (unsigned)(r - b->reqs);
+		run->write = write;
+		run->sector = sector;
+	} else {
+		b->merged++;
+	}
+	run->nseg += iov_slice(iov, n, off, len, run->iov + run->nseg,
+			       VIRTQ_MAX_SEGS - run->nseg, &got);
+	run->bytes += got;
+	run->nreq++;
+	r->in_run = true;
+	r->write = write;
+	r->bytes = got;
+	r->end = run->bytes;
 }
 
 static int punch(struct blk *b, uint64_t pos, uint64_t len)
@@ -210,19 +325,18 @@ static uint8_t blk_ranges(struct blk *b, const struct virtq_chain *c,
 
 /*
  * One request: header (16 bytes, device-readable), data, status byte (the
- * last writable byte).  Returns the bytes written into the chain, or -1
- * when the chain is no request at all (the device is failed).
+ * last writable byte).  Fills r: its status now, or later with the run it
+ * joined.  -1 when the chain is no request at all (the device is failed).
  */
-static int64_t blk_request(struct blk *b, unsigned q, const struct virtq_chain *c)
+static int blk_request(struct blk *b, unsigned q, const struct virtq_chain *c,
+		       struct blk_req *r)
 {
-	const struct iovec *in = c->iov + c->nout;
+	const struct iovec *in = c->iov + c->nout, *last;
 	struct virtio_blk_outhdr hdr;
 	size_t hlen = sizeof(hdr);
 	size_t din, dout;
 	uint64_t sector;
 	uint32_t type;
-	int64_t written = 0;
-	uint8_t st;
 
 	if (c->out_len < hlen || c->in_len < 1) {
 		virtio_dev_fail(&b->vdev, "queue %u: chain %u: no request header "
@@ -236,22 +350,30 @@ static int64_t blk_request(struct blk *b, unsigned q, const struct virtq_chain *
 	din = c->in_len - 1;
 	dout = c->out_len - hlen;
 	b->requests++;
+	/* in_len >= 1, and buffers are never empty (virtq.c skips those):
+	 * the last one ends with the status byte */
+	last = &in[c->nin - 1];
+	r->head = c->head;
+	r->in_run = false;
+	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	r->len = 1;
+	r->st = VIRTIO_BLK_S_OK;
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		st = blk_rw(b, in, c->nin, 0, din, sector, false);
-		if (st == VIRTIO_BLK_S_OK)
-			written = (int64_t)din;
+		blk_rw(b, r, in, c->nin, 0, din, sector, false);
 		break;
 	case VIRTIO_BLK_T_OUT:
 		if (b->conf.readonly) {
-			st = VIRTIO_BLK_S_IOERR;
+			r->st = VIRTIO_BLK_S_IOERR;
 			b->io_errors++;
 			break;
 		}
-		st = blk_rw(b, c->iov, c->nout, hlen, dout, sector, true);
+		blk_rw(b, r, c->iov, c->nout, hlen, dout, sector, true);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		st = b->conf.readonly ? VIRTIO_BLK_S_OK : blk_sync(b);
+		/* every write taken before it is done before the sync */
+		blk_run_finish(b);
+		r->st = b->conf.readonly ? VIRTIO_BLK_S_OK : blk_sync(b);
 		b->flushes++;
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
@@ -259,38 +381,54 @@ static int64_t blk_request(struct blk *b, unsigned q, const struct virtq_chain *
 		char id[VIRTIO_BLK_SERIAL_LEN] = { 0 };
 
 		memcpy(id, b->conf.serial, strnlen(b->conf.serial, sizeof(id)));
-		written = (int64_t)iov_from_buf(in, c->nin, 0, id, n);
-		st = VIRTIO_BLK_S_OK;
+		r->len += (uint32_t)iov_from_buf(in, c->nin, 0, id, n);
 		break;
 	}
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		st = blk_ranges(b, c, dout, type);
+		/* in order with the reads and writes around them */
+		blk_run_finish(b);
+		r->st = blk_ranges(b, c, dout, type);
 		break;
 	default:
-		st = VIRTIO_BLK_S_UNSUPP;
+		r->st = VIRTIO_BLK_S_UNSUPP;
 		b->unsupported++;
 		break;
 	}
-	iov_from_buf(in, c->nin, din, &st, 1);
-	return written + 1;
+	return 0;
 }
 
+/*
+ * A kick: take what the ring holds (at most one ring's worth, so that a
+ * driver that keeps adding cannot hold the loop), run it with adjacent
+ * reads and writes merged, then give every chain back and interrupt once.
+ */
 static void blk_notify(struct virtio_dev *d, unsigned q)
 {
 	struct blk *b = (struct blk *)d;
-	unsigned batch = 0;
+	struct virtq *vq = &d->vq[q];
+	unsigned limit = vq->num < VIRTIO_QUEUE_SIZE ? vq->num : VIRTIO_QUEUE_SIZE;
 
-	while (virtio_pop(d, q, &b->chain) > 0) {
-		int64_t len = blk_request(b, q, &b->chain);
-
-		if (len < 0)
+	b->nreq = 0;
+	while (b->nreq < limit && virtio_pop(d, q, &b->chain) > 0)
+		if (blk_request(b, q, &b->chain, &b->reqs[b->nreq++]) < 0) {
+			b->nreq--;
 			break;
-		virtq_push(&d->vq[q], b->chain.head, (uint32_t)len);
-		if (++batch % BLK_BATCH == 0)
-			virtio_queue_done(d, q);
+		}
+	blk_run_finish(b);
+	if (!b->nreq)
+		return;
+	b->batches++;
+	if (b->nreq > b->batch_max)
+		b->batch_max = b->nreq;
+	for (unsigned i = 0; i < b->nreq; i++) {
+		*b->reqs[i].status = b->reqs[i].st;
+		virtq_push(vq, b->reqs[i].head, b->reqs[i].len);
 	}
+	b->nreq = 0;
 	virtio_queue_done(d, q);
+	if (!d->broken && virtq_has_work(vq))
+		virtio_queue_again(d, q);
 }
 
 static int blk_features_ok(struct virtio_dev *d)
@@ -323,6 +461,10 @@ static void blk_info(struct virtio_dev *d, json_t *o)
 	json_object_set_new(o, "bytes_written", json_integer((json_int_t)b->bytes_written));
 	json_object_set_new(o, "io_errors", json_integer((json_int_t)b->io_errors));
 	json_object_set_new(o, "unsupported", json_integer((json_int_t)b->unsupported));
+	json_object_set_new(o, "batches", json_integer((json_int_t)b->batches));
+	json_object_set_new(o, "batch_max", json_integer((json_int_t)b->batch_max));
+	json_object_set_new(o, "transfers", json_integer((json_int_t)b->transfers));
+	json_object_set_new(o, "merged", json_integer((json_int_t)b->merged));
 }
 
 static void blk_destroy(struct virtio_dev *d)

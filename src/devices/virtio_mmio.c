@@ -68,6 +68,12 @@ void virtio_queue_done(struct virtio_dev *d, unsigned q)
 		virtio_irq(d, VIRTIO_MMIO_INT_VRING);
 }
 
+void virtio_queue_again(struct virtio_dev *d, unsigned q)
+{
+	if (q < d->nqueues && d->kick_fd[q] >= 0)
+		signal_fd(d->kick_fd[q]);
+}
+
 void virtio_config_changed(struct virtio_dev *d)
 {
 	__atomic_add_fetch(&d->config_gen, 1, __ATOMIC_RELEASE);
