@@ -227,8 +227,6 @@ struct plan_host;
 void registry_plan_host(struct plan_host *h);
 /* The live state e's worker pushed (stolen; NULL: forget it). */
 void registry_set_live(struct vm_entry *e, json_t *live);
-/* Whether a VM's worker (or one still dying) has worker uid u. */
-bool registry_worker_uid_used(const struct daemon *d, uid_t u);
 json_t *vm_entry_json(struct vm_entry *e);
 /* The same; brief leaves out the cgroup's figures (files to read). */
 json_t *vm_entry_json_brief(struct vm_entry *e, bool brief);

@@ -16,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "daemon/jail.h"
 #include "daemon/pool.h"
+#include "daemon/watch.h"
 #include "rpc/handoff.h"
 #include "rpc/worker_proto.h"
 #include "util/log.h"
@@ -108,18 +109,6 @@ static void idle_ended(struct ev_loop *loop, ev_io *io, int revents)
 	refill_soon(p, 0.);
 }
 
-/* the lowest worker uid nobody has */
-static uid_t free_uid(struct daemon *d)
-{
-	for (unsigned k = 0; k < d->worker_id_count; k++) {
-		uid_t u = d->worker_id_first + k;
-
-		if (!registry_worker_uid_used(d, u) && !pool_has_uid(d, u))
-			return u;
-	}
-	return 0;
-}
-
 static int spawn_one(struct pool *p)
 {
 	struct daemon *d = p->d;
@@ -159,7 +148,7 @@ static int spawn_one(struct pool *p)
 	}
 	js.status_fd = 3;		/* a failed jail step is said on the socket */
 	if (d->sandbox) {
-		i->w.uid = free_uid(d);
+		i->w.uid = pool_pick_uid(d);
 		if (!i->w.uid) {
 			r = -EAGAIN;
 			snprintf(msg, sizeof(msg), "no worker uid left");
@@ -286,6 +275,20 @@ void pool_note_vm_type(struct daemon *d, unsigned long type)
 {
 	if (d->pool)
 		d->pool->vm_type = (long)type;
+}
+
+uid_t pool_pick_uid(struct daemon *d)
+{
+	for (unsigned k = 0; k < d->worker_id_count; k++) {
+		uid_t u = d->worker_id_first + k;
+		bool used = watch_reaping_uid(d, u) || pool_has_uid(d, u);
+
+		for (const struct vm_entry *o = d->vms; o && !used; o = o->next)
+			used = o->worker_uid == u;
+		if (!used)
+			return u;
+	}
+	return 0;
 }
 
 bool pool_has_uid(const struct daemon *d, uid_t uid)

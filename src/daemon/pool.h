@@ -44,6 +44,11 @@ int pool_init(struct daemon *d, unsigned size);
  * such a VM ahead, while they wait. */
 void pool_note_vm_type(struct daemon *d, unsigned long type);
 
+/* The lowest worker uid (--worker-ids) that no VM's worker, no worker
+ * still dying and no pooled one has; 0 when all are taken.  The one rule
+ * for handing out worker uids. */
+uid_t pool_pick_uid(struct daemon *d);
+
 /* Whether uid is one of the pool's workers' (not to be given again). */
 bool pool_has_uid(const struct daemon *d, uid_t uid);
 

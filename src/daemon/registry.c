@@ -1168,29 +1168,6 @@ static int bind_socket(struct vm_entry *e, const char *name)
 	return fd;
 }
 
-bool registry_worker_uid_used(const struct daemon *d, uid_t u)
-{
-	if (watch_reaping_uid(d, u))
-		return true;
-	for (const struct vm_entry *o = d->vms; o; o = o->next)
-		if (o->worker_uid == u)
-			return true;
-	return false;
-}
-
-/* the lowest worker uid no live worker has (nor one still dying, nor a
- * pooled one) */
-static uid_t pick_worker_uid(struct daemon *d)
-{
-	for (unsigned i = 0; i < d->worker_id_count; i++) {
-		uid_t u = d->worker_id_first + i;
-
-		if (!registry_worker_uid_used(d, u) && !pool_has_uid(d, u))
-			return u;
-	}
-	return 0;
-}
-
 /* The worker's spec (spec.json; the message a pooled worker waits for),
  * one line: its parameters, the host facts, the bounds, its descriptors. */
 static char *spec_text(struct vm_entry *e, json_t *fds, const struct jail_spec *js)
@@ -1448,7 +1425,7 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 			sf.js.root_dir = root;
 			sf.js.hostname = host;
 		}
-		e->worker_uid = pooled ? pw.uid : pick_worker_uid(d);
+		e->worker_uid = pooled ? pw.uid : pool_pick_uid(d);
 		if (!e->worker_uid) {
 			r = -EAGAIN;
 			snprintf(msg, msglen, "no worker uid left: all %u of --worker-ids are "
