@@ -607,6 +607,11 @@ struct floor_run {
 	double syscalls, instructions;
 };
 
+/* attach the perf counters to the floors spawned while set: counting
+ * syscalls through a tracepoint slows the counted process down, so the
+ * counted runs are separate from the timed ones */
+static bool floor_counted;
+
 static int floor_spawn(struct floor_run *f, const char *image, long loops, bool hold)
 {
 	int o[2], i[2], go[2];
@@ -638,7 +643,9 @@ static int floor_spawn(struct floor_run *f, const char *image, long loops, bool 
 			execl(opt.floor, "kvm-floor", "--loops", lbuf, image, (char *)NULL);
 		_exit(127);
 	}
-	perf_attach(&f->perf, f->pid, false, true);
+	f->perf = (struct perf_pair){ -1, -1 };
+	if (floor_counted)
+		perf_attach(&f->perf, f->pid, false, true);
 	close(go[0]);
 	close(go[1]);		/* the child reads EOF and execs */
 	close(o[1]);
@@ -1573,25 +1580,17 @@ static void rate_series_free(struct rate_series *r)
  * n cycles one after the other through c (daemon dpid), then n at once
  * through socket.  Per VM: the daemon's own CPU and the CPU of the workers
  * it reaped (cutime+cstime: the whole worker, from its exec to its exit),
- * their page faults; and, counted = true, syscalls and instructions of the
- * daemon and every process it forks from now on (perf, inherited: exact
- * only without a pool, whose idle workers were forked before).
+ * their page faults.
  */
-static void rate_armvmd(struct armvm *c, int dpid, const char *socket, int n, bool counted,
+static void rate_armvmd(struct armvm *c, int dpid, const char *socket, int n,
 			struct rate_series *r)
 {
 	struct counts s0, c0, s1, c1, ds, dc;
-	struct perf_pair perf = { -1, -1 };
-	double sys0 = NAN, ins0 = NAN, ms;
 	bool have = dpid > 0 && proc_counts(dpid, &s0, &c0) == 0;
 	int64_t t0;
+	double ms;
 	int ok = 0;
 
-	if (counted && dpid > 0) {
-		perf_attach(&perf, dpid, true, false);
-		sys0 = perf_value(perf.sys);
-		ins0 = perf_value(perf.ins);
-	}
 	t0 = mono_ns();
 	for (int i = 0; i < n; i++) {
 		char name[64];
@@ -1616,15 +1615,60 @@ static void rate_armvmd(struct armvm *c, int dpid, const char *socket, int n, bo
 			series_add(&r->vcpu, (ds.cpu_ms + dc.cpu_ms) / n);
 			series_add(&r->flt, (ds.minflt + ds.majflt + dc.minflt + dc.majflt) / n);
 		}
-		if (!isnan(sys0))
-			series_add(&r->sys, (perf_value(perf.sys) - sys0) / n);
-		if (!isnan(ins0))
-			series_add(&r->ins, (perf_value(perf.ins) - ins0) / n);
 	}
-	perf_close(&perf);
 	ms = rate_concurrent(socket, n);
 	if (!isnan(ms))
 		series_add(&r->con, 1000.0 * n / ms);
+}
+
+/*
+ * The counted pass, not timed (the tracepoint slows what it counts): n
+ * serial cycles with perf counters on the daemon, inherited by every
+ * process it forks from then on (exact without a pool, whose idle workers
+ * were forked before), and n floors, each counted from its exec.
+ */
+static void rate_counted(struct armvm *c, int dpid, int n, struct rate_series *r,
+			 struct series *f_sys, struct series *f_ins)
+{
+	struct perf_pair perf = { -1, -1 };
+	double sys0, ins0, sys = 0, ins = 0;
+	int ok = 0;
+
+	if (dpid <= 0 || (tp_sys_enter < 0 && !perf_instr))
+		return;
+	perf_attach(&perf, dpid, true, false);
+	sys0 = perf_value(perf.sys);
+	ins0 = perf_value(perf.ins);
+	for (int i = 0; i < n; i++) {
+		char name[64];
+
+		next_name(name, sizeof(name), "ratecount");
+		if (cycle(c, name) < 0)
+			break;
+		ok++;
+	}
+	sleep_ms(50);
+	if (ok == n && !isnan(sys0))
+		series_add(&r->sys, (perf_value(perf.sys) - sys0) / n);
+	if (ok == n && !isnan(ins0))
+		series_add(&r->ins, (perf_value(perf.ins) - ins0) / n);
+	perf_close(&perf);
+	floor_counted = true;
+	for (ok = 0; ok < n; ok++) {
+		double one_sys = NAN, one_ins = NAN;
+		json_t *x = floor_once_counted(img_off, 0, NULL, NULL, &one_sys, &one_ins);
+
+		if (!x)
+			break;
+		json_decref(x);
+		sys += one_sys;
+		ins += one_ins;
+	}
+	floor_counted = false;
+	if (ok == n && !isnan(sys))
+		series_add(f_sys, sys / n);
+	if (ok == n && !isnan(ins))
+		series_add(f_ins, ins / n);
 }
 
 static void fig_rate(void)
@@ -1640,25 +1684,23 @@ static void fig_rate(void)
 		 conn_nopool ? ", with the pool and without" : "");
 	for (int run = 0; run < opt.rate_runs; run++) {
 		struct counts fc, sum = { 0 };
-		double sys = 0, ins = 0, one_sys, one_ins, ms;
+		double ms;
 		int64_t t0;
 		int ok = 0;
 
 		/* who goes first alternates */
 		if (run % 2 == 0)
-			rate_armvmd(conn, opt.daemon_pid, opt.socket, n, false, &a);
+			rate_armvmd(conn, opt.daemon_pid, opt.socket, n, &a);
 		t0 = mono_ns();
 		for (int i = 0; i < n; i++) {
 			int64_t t1 = mono_ns();
-			json_t *r = floor_once_counted(img_off, 0, NULL, &fc, &one_sys, &one_ins);
+			json_t *r = floor_once_counted(img_off, 0, NULL, &fc, NULL, NULL);
 
 			if (!r)
 				break;
 			json_decref(r);
 			series_add(&f_each, (double)(mono_ns() - t1) / 1e6);
 			counts_add(&sum, &fc);
-			sys += one_sys;
-			ins += one_ins;
 			ok++;
 		}
 		ms = (double)(mono_ns() - t0) / 1e6;
@@ -1666,19 +1708,17 @@ static void fig_rate(void)
 			series_add(&f_ser, 1000.0 * n / ms);
 			series_add(&f_cpu, sum.cpu_ms / n);
 			series_add(&f_flt, (sum.minflt + sum.majflt) / n);
-			if (!isnan(sys))
-				series_add(&f_sys, sys / n);
-			if (!isnan(ins))
-				series_add(&f_ins, ins / n);
 		}
 		ms = floor_concurrent(n);
 		if (!isnan(ms))
 			series_add(&f_con, 1000.0 * n / ms);
 		if (conn_nopool)
-			rate_armvmd(conn_nopool, opt.nopool_pid, opt.socket_nopool, n, true, &np);
+			rate_armvmd(conn_nopool, opt.nopool_pid, opt.socket_nopool, n, &np);
 		if (run % 2 == 1)
-			rate_armvmd(conn, opt.daemon_pid, opt.socket, n, false, &a);
+			rate_armvmd(conn, opt.daemon_pid, opt.socket, n, &a);
 	}
+	if (conn_nopool)
+		rate_counted(conn_nopool, opt.nopool_pid, n, &np, &f_sys, &f_ins);
 	fig_row(fig, row("serial", "VMs/s", &a.ser, &f_ser, true));
 	char label[96];
 	snprintf(label, sizeof(label), "concurrent (%d at once)", n);
@@ -1700,7 +1740,8 @@ static void fig_rate(void)
 		fig_row(fig, row("  without the pool: page faults per VM, daemon + workers", "count",
 				 &np.flt, &f_flt, false));
 		if (np.sys.n)
-			fig_row(fig, row("  without the pool: syscalls per VM, daemon + workers", "count",
+			fig_row(fig, row("  without the pool: syscalls per VM, daemon + workers (untimed)",
+					 "count",
 					 &np.sys, f_sys.n ? &f_sys : NULL, false));
 		if (np.ins.n)
 			fig_row(fig, row("  without the pool: instructions per VM", "count",
