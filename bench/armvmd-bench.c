@@ -2067,6 +2067,51 @@ static void rpc_rows(json_t *fig, struct rpc_pass *p, const char *pfx)
 	fig_row(fig, row(label, "us", &p->lib, &p->echo, false));
 }
 
+/*
+ * Untimed (the tracepoint slows the daemon down): syscalls the daemon makes
+ * per vm.info of each form, 20 calls each; the echo floor makes two (a
+ * read, a write).
+ */
+static void rpc_syscalls(json_t *fig, const char *name, const char *sname)
+{
+	static const char *const forms[][2] = {
+		{ "default, from the push", "" }, { "brief", ",\"brief\":true" },
+		{ "fresh", ",\"fresh\":true" }, { "a stopped VM", NULL },
+	};
+	static char buf[65536];
+	char req[256], label[128];
+	int fd, ev;
+
+	if (tp_sys_enter < 0 || opt.daemon_pid <= 0)
+		return;
+	fd = unix_connect(opt.socket);
+	ev = fd >= 0 ? perf_open(PERF_TYPE_TRACEPOINT, (uint64_t)tp_sys_enter, opt.daemon_pid,
+				 false, false) : -1;
+	for (size_t k = 0; ev >= 0 && k < sizeof(forms) / sizeof(forms[0]); k++) {
+		struct series one = { 0 };
+		size_t len = (size_t)snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,"
+			"\"method\":\"vm.info\",\"params\":{\"name\":\"%s\"%s}}\n",
+			forms[k][1] ? name : sname, forms[k][1] ? forms[k][1] : "");
+
+		for (int i = 0; i < 20; i++) {
+			double v0 = perf_value(ev);
+
+			if (raw_rtt(fd, req, len, buf, sizeof(buf)) < 0)
+				break;
+			series_add(&one, perf_value(ev) - v0);
+		}
+		snprintf(label, sizeof(label), "  the daemon's syscalls per call: %s (untimed)",
+			 forms[k][0]);
+		if (one.n)
+			fig_row(fig, row(label, "count", &one, NULL, false));
+		series_free(&one);
+	}
+	if (ev >= 0)
+		close(ev);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void fig_rpc(void)
 {
 	struct rpc_pass free_ = { 0 }, one = { 0 };
@@ -2104,6 +2149,8 @@ static void fig_rpc(void)
 	}
 	rpc_rows(fig, &free_, "");
 	rpc_rows(fig, &one, "one CPU: ");
+	if (bt)
+		rpc_syscalls(fig, name, sname);
 	fig_note(fig, "reply_bytes", json_integer(reply_bytes));
 	snprintf(buf, sizeof(buf), "%u of %u default vm.info answered from the worker's push",
 		 free_.from_push + one.from_push,
