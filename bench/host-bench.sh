@@ -3,8 +3,11 @@
 # needs: guests
 #
 # The inside of `make bench`: a host case (tests/host/README.md) that runs
-# armvmd-bench against a fresh armvmd and writes its JSON to the serial
-# console, where bench/run finds it.  Progress lines go to the console too.
+# armvmd-bench against fresh daemons -- the default one (jailed workers, a
+# warm pool), one with --no-sandbox and one with --pool 0, their state
+# directories on the ext4 image bench/run's bench-ext4 case mounted -- and
+# writes its JSON to the serial console, where bench/run finds it.
+# Progress lines go to the console too.
 #
 # Blobs: every line of one is "=ARMVMD-BENCH= NAME TEXT"; then
 # "=ARMVMD-BENCH-END= NAME BYTES RC".  bench/run concatenates the TEXTs of
