@@ -17,6 +17,11 @@
  * the floor's (for rates: the floor's rate over armvmd's), i.e. how many
  * times the floor's cost armvmd pays.  No figure passes or fails on a time.
  *
+ * armvmd and floor samples are interleaved; the VM under test is waited
+ * for through its pidfd or the state its worker pushed, never asked; counts
+ * (CPU time, page faults, context switches, syscalls) stand beside the
+ * times, the syscalls in untimed passes ("counters" says what works here).
+ *
  * See `armvmd-bench --help`, bench/run and docs/PERFORMANCE.md.
  */
 #include <errno.h>
