@@ -137,6 +137,12 @@ def table(res, prev=None):
     if env.get("qemu"):
         w("platform: %s\n" % env["qemu"])
     w("NOTE: %s.\n" % EMULATED_NOTE)
+    tool = res.get("tools", {}).get("armvmd", {})
+    fs = tool.get("params", {}).get("state_dir_fs")
+    if fs:
+        w("the daemons' state directory: on %s\n" % fs)
+    for k, v in sorted(tool.get("counters", {}).items()):
+        w("counts, %s: %s\n" % (k, v))
     if old:
         w("last column: the ratio of the previous run (%s)\n" % res.get("previous", "?"))
     cols = ["", "unit", "median", "p99", "floor med", "floor p99", "ratio"]
@@ -145,9 +151,13 @@ def table(res, prev=None):
     rows = []
     for fig in res.get("figures", []):
         rows.append(("title", fig.get("title", fig.get("id", "?"))))
-        skipped = (fig.get("notes") or {}).get("skipped")
-        if skipped:
-            rows.append(("note", "skipped: %s" % skipped))
+        notes = fig.get("notes") or {}
+        if notes.get("skipped"):
+            rows.append(("note", "skipped: %s" % notes["skipped"]))
+        short = ["%s: %s" % (k, v) for k, v in notes.items()
+                 if k != "skipped" and len(str(v)) < 80]
+        if short:
+            rows.append(("note", "; ".join(short)))
         for r in fig.get("rows", []):
             a, f = r.get("armvmd"), r.get("floor")
             cells = ["  " + r.get("label", "?"), r.get("unit", ""), stat(a, "median"),
