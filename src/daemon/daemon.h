@@ -91,6 +91,9 @@ struct vm_entry {
 	struct rpc_link *link;		/* requests to the worker, its events */
 	json_t *live;			/* the live state it pushed last, or NULL */
 	double live_at;			/* when (ev_now) */
+	json_t *cg_stats;		/* its cgroup's figures as last read, or NULL */
+	double cg_stats_at;		/* when (ev_now) */
+	pid_t cg_stats_pid;		/* of which worker */
 	int proto;			/* the worker's protocol version */
 	bool unresponsive;		/* a call missed its deadline */
 	struct vm_link console;		/* console lines, while subscribed */
@@ -112,6 +115,9 @@ struct vm_entry {
 	/* when the last create/start request arrived, for the boot timer */
 	struct timespec start_req_mono, start_req_real;
 };
+
+/* vm.info's cgroup figures are read again after this long (seconds) */
+#define REGISTRY_CGROUP_STATS_S	1.0
 
 struct subscriber;
 struct reaper;

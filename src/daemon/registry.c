@@ -194,6 +194,7 @@ void registry_remove(struct vm_entry *e)
 		close(e->scope_go);
 	json_decref(e->params);
 	json_decref(e->live);
+	json_decref(e->cg_stats);
 	free(e->plan);
 	free(e);
 }
@@ -217,6 +218,7 @@ void registry_forget(struct vm_entry *e)
 		close(e->scope_go);
 	json_decref(e->params);
 	json_decref(e->live);
+	json_decref(e->cg_stats);
 	free(e->plan);
 	free(e);
 }
@@ -600,9 +602,19 @@ static json_t *sandbox_json(struct vm_entry *e, bool brief)
 		return o;	/* no cgroup files read */
 	if (d->cgroup.ok && e->pid && e->worker_uid) {
 		char cgname[96];
+		double now = ev_now(d->loop);
 
-		vm_cgroup_name(e, cgname, sizeof(cgname));
-		json_object_set_new(o, "cgroup", cgroup_vm_stats(&d->cgroup, cgname));
+		/* read at most every REGISTRY_CGROUP_STATS_S: a caller that
+		 * polls does not make the daemon read six files each time */
+		if (!e->cg_stats || e->cg_stats_pid != e->pid ||
+		    now - e->cg_stats_at >= REGISTRY_CGROUP_STATS_S || now < e->cg_stats_at) {
+			vm_cgroup_name(e, cgname, sizeof(cgname));
+			json_decref(e->cg_stats);
+			e->cg_stats = cgroup_vm_stats(&d->cgroup, cgname);
+			e->cg_stats_at = now;
+			e->cg_stats_pid = e->pid;
+		}
+		json_object_set(o, "cgroup", e->cg_stats ? e->cg_stats : json_null());
 	} else if (d->scopes && e->pid && e->worker_uid) {
 		char unit[128], path[256];
 		int fd;
