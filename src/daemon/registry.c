@@ -1426,17 +1426,6 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 	sf.js.exe_fd = d->worker_exe_fd;
 	sf.js.argv = argv;
 	if (d->sandbox) {
-		if (!pooled) {
-			if (mkdirat(e->dirfd, "root", 0755) < 0 && errno != EEXIST) {
-				r = -errno;
-				snprintf(msg, msglen, "%s/root: %s", e->dir, strerror(-r));
-				goto out;
-			}
-			snprintf(root, sizeof(root), "%s/root", e->dir);
-			snprintf(host, sizeof(host), "armvm-%.40s", e->name);
-			sf.js.root_dir = root;
-			sf.js.hostname = host;
-		}
 		e->worker_uid = pooled ? pw.uid : pool_pick_uid(d);
 		if (!e->worker_uid) {
 			r = -EAGAIN;
@@ -1491,17 +1480,18 @@ int registry_spawn(struct vm_entry *e, struct plan_files *run, char *msg, size_t
 			 e->name, (int)pw.pid, strerror(-r));
 		pool_discard(d, &pw);
 		pooled = false;
-		if (d->sandbox) {
-			snprintf(root, sizeof(root), "%s/root", e->dir);
-			snprintf(host, sizeof(host), "armvm-%.40s", e->name);
-			if (mkdirat(e->dirfd, "root", 0755) < 0 && errno != EEXIST) {
-				r = -errno;
-				snprintf(msg, msglen, "%s/root: %s", e->dir, strerror(-r));
-				goto out;
-			}
-			sf.js.root_dir = root;
-			sf.js.hostname = host;
+	}
+	/* spawned here: the jail's empty root and its name */
+	if (d->sandbox) {
+		if (mkdirat(e->dirfd, "root", 0755) < 0 && errno != EEXIST) {
+			r = -errno;
+			snprintf(msg, msglen, "%s/root: %s", e->dir, strerror(-r));
+			goto out;
 		}
+		snprintf(root, sizeof(root), "%s/root", e->dir);
+		snprintf(host, sizeof(host), "armvm-%.40s", e->name);
+		sf.js.root_dir = root;
+		sf.js.hostname = host;
 	}
 	r = write_spec(e, spec);
 	if (r < 0) {

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,7 +224,7 @@ static void apply_policy(struct worker *w, const char *policy, const char *what)
  * does not read gets 1 s) */
 static void exit_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, exit_timer));
+	struct worker *w = t->data;
 
 	(void)revents;
 	console_flush(&w->vm.console);
@@ -839,29 +838,25 @@ int worker_main(int spec_fd)
 }
 
 /* spec.fds with every number an index into fds[]: made descriptor numbers */
+static void fd_translate(json_t *item, const int *fds, unsigned nfds)
+{
+	json_int_t k = json_integer_value(item);
+
+	json_integer_set(item, k >= 0 && k < nfds ? fds[k] : -1);
+}
+
 static void fds_translate(json_t *v, const int *fds, unsigned nfds)
 {
 	const char *key;
-	json_t *item;
+	json_t *item, *one;
 	size_t i;
 
-	if (json_is_object(v)) {
-		json_object_foreach(v, key, item) {
-			if (json_is_integer(item)) {
-				json_int_t k = json_integer_value(item);
-
-				json_integer_set(item, k >= 0 && k < nfds ? fds[k] : -1);
-			} else {
-				fds_translate(item, fds, nfds);
-			}
-		}
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, item) {
-			json_int_t k = json_integer_value(item);
-
-			if (json_is_integer(item))
-				json_integer_set(item, k >= 0 && k < nfds ? fds[k] : -1);
-		}
+	json_object_foreach(v, key, item) {
+		if (json_is_integer(item))
+			fd_translate(item, fds, nfds);
+		json_array_foreach(item, i, one)	/* disks, nets */
+			if (json_is_integer(one))
+				fd_translate(one, fds, nfds);
 	}
 }
 
@@ -997,6 +992,7 @@ static int worker_run(json_t *spec, const char *spec_error, int vm_ahead,
 	w->vm.on_event = worker_on_event;
 	w->vm.on_device_error = worker_device_error;
 	ev_init(&w->exit_timer, exit_timer_cb);
+	w->exit_timer.data = w;
 	ev_init(&w->grace_timer, grace_expired_cb);
 	w->grace_timer.data = w;
 	ev_init(&w->key_timer, key_release_cb);
