@@ -6,14 +6,20 @@
 #
 #   kvm-floor      the fewest KVM ioctls that run a bare-metal guest: the floor
 #   armvmd-bench   the measurements, against armvmd through libarmvm
+#   armvmd-sample  a CPU-time profile of a command and all else (bench/profile)
 
 ifeq ($(KVM),1)
-bench_bins := $(O)/tests/kvm-floor $(O)/tests/armvmd-bench
+bench_bins := $(O)/tests/kvm-floor $(O)/tests/armvmd-bench $(O)/tests/armvmd-sample
 
 all: $(bench_bins)
 
 # no libraries at all: the floor is the floor
 $(O)/tests/kvm-floor: bench/kvm-floor.c mk/bench.mk
+	@mkdir -p $(dir $@)
+	$(call echo_cmd,BENCH,$@)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $<
+
+# a CPU-time profiler for the emulated hosts (bench/profile)
+$(O)/tests/armvmd-sample: bench/armvmd-sample.c mk/bench.mk
 	@mkdir -p $(dir $@)
 	$(call echo_cmd,BENCH,$@)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $<
 

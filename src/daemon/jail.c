@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,78 @@
 #endif
 #define JAIL_HIGH_FD		256	/* descriptors are parked above this while moved */
 #define JAIL_TMPFS_OPTS		"size=16k,nr_inodes=16,mode=0555"
+
+/*
+ * The spawn shares the daemon's memory until the exec (CLONE_VM |
+ * CLONE_VFORK, as posix_spawn does): no copy of the daemon's page tables
+ * and no copy-on-write faults in the daemon afterwards, which were the
+ * largest part of a spawn's cost.  The calling thread waits in clone3
+ * until the child has exec'd or failed; the child runs on a stack in the
+ * caller's frame.  clone3 returning on a new stack needs a few
+ * instructions of assembly: the child calls fn(arg) on it and never
+ * returns.  Without them (another architecture, or a sanitizer build,
+ * whose shadow memory would keep the child's frames), and when the child
+ * must wait for the daemon first (go_fd), the spawn is a fork.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define JAIL_SHARED_SPAWN	0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define JAIL_SHARED_SPAWN	0
+#endif
+#endif
+#if !defined(JAIL_SHARED_SPAWN) && (defined(__aarch64__) || defined(__x86_64__))
+#define JAIL_SHARED_SPAWN	1
+#endif
+#ifndef JAIL_SHARED_SPAWN
+#define JAIL_SHARED_SPAWN	0
+#endif
+#define JAIL_CHILD_STACK	(32 * 1024)
+
+#if JAIL_SHARED_SPAWN
+/* long jail_clone3(struct clone_args *args, size_t size, void (*fn)(void *), void *arg) */
+long jail_clone3(struct clone_args *args, size_t size, void (*fn)(void *), void *arg);
+#if defined(__aarch64__)
+__asm__(".text\n"
+	".global jail_clone3\n"
+	".type jail_clone3, %function\n"
+	"jail_clone3:\n"
+	"	mov x10, x2\n"
+	"	mov x11, x3\n"
+	"	mov x8, #435\n"		/* clone3 */
+	"	svc #0\n"
+	"	cbnz x0, 1f\n"
+	"	mov x29, xzr\n"
+	"	mov x30, xzr\n"
+	"	mov x0, x11\n"
+	"	blr x10\n"
+	"	mov x0, #127\n"
+	"	mov x8, #94\n"		/* exit_group */
+	"	svc #0\n"
+	"1:	ret\n"
+	".size jail_clone3, .-jail_clone3\n");
+#else
+__asm__(".text\n"
+	".global jail_clone3\n"
+	".type jail_clone3, @function\n"
+	"jail_clone3:\n"
+	"	mov %rdx, %r8\n"
+	"	mov %rcx, %r9\n"
+	"	mov $435, %eax\n"		/* clone3 */
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 1f\n"
+	"	xor %ebp, %ebp\n"
+	"	mov %r9, %rdi\n"
+	"	call *%r8\n"
+	"	mov $127, %edi\n"
+	"	mov $231, %eax\n"		/* exit_group */
+	"	syscall\n"
+	"	hlt\n"
+	"1:	ret\n"
+	".size jail_clone3, .-jail_clone3\n");
+#endif
+#endif
 
 /* ---- the child: raw system calls only ---- */
 
@@ -91,9 +164,13 @@ static void drop_privileges(const struct jail_spec *js, int status)
 		set_limit(status, RLIMIT_AS, js->as, "RLIMIT_AS");
 	/* no capability can come back: not from the bounding set, not as
 	 * ambient ones across exec */
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno != EINVAL)
 			child_fail(status, "dropping a capability", errno);
+		break;	/* past the kernel's last capability */
+	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		child_fail(status, "clearing ambient capabilities", errno);
 	/* raw: glibc's wrappers would signal the parent's other threads */
@@ -108,10 +185,46 @@ static void drop_privileges(const struct jail_spec *js, int status)
 		child_fail(status, "no_new_privs", errno);
 }
 
-static void __attribute__((noreturn)) child(const struct jail_spec *js)
+/* the kernel's struct sigaction, for raw rt_sigaction */
+struct jail_ksigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+/* In a child sharing the daemon's memory, a handler of the daemon's
+ * (libev's, writing to its loop) must not run: every caught signal goes
+ * back to its default before the daemon's signal mask is restored;
+ * ignored ones stay ignored across exec, as with a fork. */
+static void reset_handlers(const sigset_t *mask)
+{
+	for (int sig = 1; sig < 65; sig++) {
+		struct jail_ksigaction old, dfl = { .handler = SIG_DFL };
+
+		if (sig == SIGKILL || sig == SIGSTOP ||
+		    syscall(SYS_rt_sigaction, sig, NULL, &old, 8) < 0)
+			continue;
+		if (old.handler != SIG_DFL && old.handler != SIG_IGN)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+	}
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, mask, NULL, 8);
+}
+
+struct child_arg {
+	const struct jail_spec *js;
+	sigset_t mask;			/* the caller's, restored in the child */
+	bool shared;			/* CLONE_VM: reset the handlers first */
+};
+
+static void __attribute__((noreturn)) child(const struct child_arg *ca)
 {
 	static char *const envp[] = { "LC_ALL=C", NULL };
+	const struct jail_spec *js = ca->js;
 	int parked[JAIL_MAX_FDS], exe, status = -1;
+
+	if (ca->shared)
+		reset_handlers(&ca->mask);
 
 	if (js->status_fd >= 0 && (unsigned)js->status_fd < js->nfds)
 		status = js->fds[js->status_fd];
@@ -163,9 +276,17 @@ static void __attribute__((noreturn)) child(const struct jail_spec *js)
 
 /* ---- the daemon ---- */
 
+#if JAIL_SHARED_SPAWN
+static void child_entry(void *arg)
+{
+	child(arg);
+}
+#endif
+
 int jail_spawn(const struct jail_spec *js, pid_t *pid, int *pidfd, char *msg, size_t msglen)
 {
 	struct clone_args args;
+	struct child_arg ca = { .js = js };
 	int fd = -1;
 	long r;
 
@@ -186,7 +307,27 @@ int jail_spawn(const struct jail_spec *js, pid_t *pid, int *pidfd, char *msg, si
 	}
 	args.pidfd = (uint64_t)(uintptr_t)&fd;
 	args.exit_signal = SIGCHLD;
-	r = syscall(SYS_clone3, &args, sizeof(args));
+#if JAIL_SHARED_SPAWN
+	if (js->go_fd < 0) {
+		_Alignas(16) unsigned char stack[JAIL_CHILD_STACK];
+		sigset_t all;
+
+		/* no signal reaches the child before its handlers are reset */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &ca.mask);
+		ca.shared = true;
+		args.flags |= CLONE_VM | CLONE_VFORK;
+		args.stack = (uint64_t)(uintptr_t)stack;
+		args.stack_size = sizeof(stack);
+		r = jail_clone3(&args, sizeof(args), child_entry, &ca);
+		if (r < 0) {
+			errno = (int)-r;
+			r = -1;
+		}
+		pthread_sigmask(SIG_SETMASK, &ca.mask, NULL);
+	} else
+#endif
+		r = syscall(SYS_clone3, &args, sizeof(args));
 	if (r < 0) {
 		int e = errno;
 
@@ -195,7 +336,7 @@ int jail_spawn(const struct jail_spec *js, pid_t *pid, int *pidfd, char *msg, si
 		return -e;
 	}
 	if (r == 0)
-		child(js);
+		child(&ca);
 	*pid = (pid_t)r;
 	*pidfd = fd;
 	return 0;

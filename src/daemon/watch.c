@@ -115,6 +115,9 @@ static void pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int status = 0, code;
 	bool waited;
 
+	/* the answers and events it sent before it ended come first: a
+	 * guest that powers off at once has still been started */
+	rpc_link_drain(e->link);
 	waited = waitpid(e->pid, &status, WNOHANG) == e->pid;
 	watch_exit_word(e, &code, reason, sizeof(reason));
 	watch_stop(e);

@@ -261,12 +261,11 @@ int rpc_link_feed(struct rpc_link *l, const char *buf, size_t len)
 	return leave(l) ? r : -1;
 }
 
-static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* up to rounds reads of 64 KiB, each processed, until EAGAIN or the end */
+static void read_some(struct rpc_link *l, int rounds)
 {
-	struct rpc_link *l = w->data;
-
 	enter(l);
-	for (int rounds = 0; rounds < 16 && l->fd >= 0 && !l->freeing; rounds++) {
+	for (int i = 0; i < rounds && l->fd >= 0 && !l->freeing; i++) {
 		ssize_t n;
 
 		if (buf_reserve(&l->in, &l->in_cap, l->in_len + 65536) < 0) {
@@ -290,6 +289,17 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			break;
 	}
 	leave(l);
+}
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	read_some(w->data, 16);
+}
+
+void rpc_link_drain(struct rpc_link *l)
+{
+	if (l && l->fd >= 0 && !l->freeing)
+		read_some(l, (int)(RPC_LINK_MAX_LINE / 65536) + 1);
 }
 
 static void flush(struct rpc_link *l)

@@ -79,6 +79,11 @@ int rpc_link_call_fds(struct rpc_link *l, const char *method, json_t *params,
  * link closed itself on them. */
 int rpc_link_feed(struct rpc_link *l, const char *buf, size_t len);
 
+/* Read and process, now, whatever the peer has sent (up to the end of
+ * the stream or the first read that would block): before its process's
+ * exit is acted on, what it said last comes first.  Callbacks run. */
+void rpc_link_drain(struct rpc_link *l);
+
 /* Calls waiting for an answer. */
 size_t rpc_link_pending(const struct rpc_link *l);
 
