@@ -37,17 +37,13 @@
  * whose shadow memory would keep the child's frames), and when the child
  * must wait for the daemon first (go_fd), the spawn is a fork.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define JAIL_SHARED_SPAWN	0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define JAIL_SHARED_SPAWN	0
+#ifndef __has_feature
+#define __has_feature(x)	0
 #endif
-#endif
-#if !defined(JAIL_SHARED_SPAWN) && (defined(__aarch64__) || defined(__x86_64__))
+#if (defined(__aarch64__) || defined(__x86_64__)) && !defined(__SANITIZE_ADDRESS__) && \
+	!__has_feature(address_sanitizer) && !__has_feature(memory_sanitizer)
 #define JAIL_SHARED_SPAWN	1
-#endif
-#ifndef JAIL_SHARED_SPAWN
+#else
 #define JAIL_SHARED_SPAWN	0
 #endif
 #define JAIL_CHILD_STACK	(32 * 1024)

@@ -15,8 +15,10 @@
  *      groups, gid and uid set to the VM's own ids, no_new_privs;
  *   5. execveat() of the worker binary, held open since the daemon started.
  *
- * The child is a copy of a threaded process: it makes raw system calls
- * only (no malloc, no stdio, no glibc set*id broadcast).  A failed step is
+ * The child shares the daemon's memory until its exec (CLONE_VM |
+ * CLONE_VFORK; a fork when it must wait for go_fd, and in sanitizer
+ * builds): it makes raw system calls only (no malloc, no stdio, no glibc
+ * set*id broadcast), and the daemon's signal handlers are reset in it.  A failed step is
  * written to the status descriptor as the worker's own error line
  * ({"error":{"code","message"}}) and the child exits WORKER_EXIT_SETUP.
  * Without the sandbox (--no-sandbox) only steps 2 and 5 run, as root.
